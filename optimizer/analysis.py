@@ -1,0 +1,194 @@
+"""Reading a plan: assignments, KPIs and the constraint report. Pure functions of a built problem and x."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from optimizer.model import PlanSettings, Problem, Row
+
+ASSIGNMENT_COLUMNS = [
+    "customer_id",
+    "subscription_type",
+    "payment_plan",
+    "churn_probability",
+    "clv",
+    "risk_tier",
+    "value_tier",
+    "action_id",
+    "action_name",
+    "channel",
+    "cost",
+    "uplift",
+    "expected_churn_reduction",
+    "expected_retained_clv",
+    "net_value",
+]
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """Headline numbers of a plan. Money in dollars, rates in percent."""
+
+    customers: int
+    customers_treated: int
+    total_spend: float
+    expected_churn_reduction: float  # sum p*u over treated customers
+    expected_retained_clv: float  # sum p*u*v
+    net_value: float  # retained CLV - spend
+    roi_pct: float | None  # net value / spend * 100 (None when nothing is spent)
+    budget: float
+    budget_utilization_pct: float | None
+
+    @property
+    def treated_pct(self) -> float:
+        return 100.0 * self.customers_treated / self.customers if self.customers else 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def chosen_pairs(x: np.ndarray) -> np.ndarray:
+    """Indices of the variables set to 1 (robust to solver tolerances)."""
+    return np.flatnonzero(np.asarray(x) > 0.5)
+
+
+def assignments_frame(problem: Problem, x: np.ndarray) -> pd.DataFrame:
+    """One row per treated customer, in cohort order."""
+    picked = chosen_pairs(x)
+    customers = problem.pair_customer[picked]
+    order = np.argsort(customers, kind="stable")
+    picked, customers = picked[order], customers[order]
+    cohort = problem.cohort.iloc[customers]
+    actions = problem.actions.iloc[problem.pair_action[picked]]
+    p = cohort["churn_probability"].to_numpy(dtype=float)
+    v = cohort["clv"].to_numpy(dtype=float)
+    uplift = actions["uplift"].to_numpy(dtype=float)
+    cost = actions["cost"].to_numpy(dtype=float)
+    frame = pd.DataFrame(
+        {
+            "customer_id": cohort["customer_id"].to_numpy(),
+            "subscription_type": cohort["subscription_type"].to_numpy(),
+            "payment_plan": cohort["payment_plan"].to_numpy(),
+            "churn_probability": p,
+            "clv": v,
+            "risk_tier": cohort["risk_tier"].to_numpy(),
+            "value_tier": cohort["value_tier"].to_numpy(),
+            "action_id": actions["action_id"].to_numpy(),
+            "action_name": actions["action_name"].to_numpy(),
+            "channel": actions["channel"].to_numpy(),
+            "cost": cost,
+            "uplift": uplift,
+            "expected_churn_reduction": p * uplift,
+            "expected_retained_clv": p * uplift * v,
+            "net_value": p * uplift * v - cost,
+        }
+    )
+    return frame[ASSIGNMENT_COLUMNS]
+
+
+def compute_kpis(assignments: pd.DataFrame, customers: int, budget: float) -> Kpis:
+    """KPIs of a plan from its assignments frame."""
+    spend = float(assignments["cost"].sum())
+    retained = float(assignments["expected_retained_clv"].sum())
+    net = retained - spend
+    return Kpis(
+        customers=int(customers),
+        customers_treated=len(assignments),
+        total_spend=spend,
+        expected_churn_reduction=float(assignments["expected_churn_reduction"].sum()),
+        expected_retained_clv=retained,
+        net_value=net,
+        roi_pct=net / spend * 100.0 if spend > 0 else None,
+        budget=float(budget),
+        budget_utilization_pct=spend / budget * 100.0 if budget > 0 else None,
+    )
+
+
+def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | None) -> pd.DataFrame:
+    """Every coupling constraint: limit, used, slack, utilization, binding, and a recommendation.
+
+    Binding means within 1 unit ($1 for the budget) of the limit. For a floor (coverage, fairness),
+    `limit` is the required count and utilization is achieved / required.
+    """
+    limits = problem.coupling_rhs(settings)
+    used = problem.row_activity(x) if x is not None else np.full(len(limits), np.nan)
+    records = []
+    for row, limit, value in zip(problem.rows, limits, used, strict=True):
+        finite = math.isfinite(limit)
+        if row.sense == "<=":
+            slack = limit - value if finite else math.inf
+        else:
+            slack = value - limit
+        if finite and limit > 0:
+            utilization = value / limit * 100.0
+        elif finite:
+            utilization = 100.0 if value <= 0 else math.inf
+        else:
+            utilization = math.nan
+        binding = bool(finite and x is not None and slack < 1.0 - 1e-9)
+        records.append(
+            {
+                "key": row.key,
+                "family": row.family,
+                "constraint": row.label,
+                "sense": row.sense,
+                "unit": row.unit,
+                "setting": row.setting,
+                "group_size": row.group_size,
+                "limit": limit if finite else None,
+                "used": value,
+                "slack": slack,
+                "utilization_pct": utilization,
+                "binding": binding,
+                "recommendation": _recommendation(row, limit, value, binding, x is not None),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+def _amount(row: Row, value: float) -> str:
+    return f"${value:,.2f}" if row.unit == "$" else f"{value:,.0f}"
+
+
+def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: bool) -> str:
+    if not solved:
+        return "No plan: see the infeasibility diagnosis."
+    if not math.isfinite(limit):
+        return f"No limit set; the plan uses {_amount(row, used)}."
+    share = f"{_amount(row, used)} of {_amount(row, limit)}"
+    if row.family == "Budget":
+        if binding:
+            return (
+                f"Budget fully used ({share}). More budget would treat more customers: "
+                "check its marginal value and the Sensitivity page."
+            )
+        return (
+            f"{_amount(row, limit - used)} left unused ({share}): no remaining action returns more than it "
+            "costs within the other limits, so a larger budget would not help."
+        )
+    if row.family == "Channel capacity":
+        if binding:
+            return (
+                f"{row.label} is full ({share}). Raising it lets more customers be reached on this channel; "
+                "its marginal value says what one more slot is worth."
+            )
+        return f"{share} used; this capacity does not limit the plan this week."
+    if row.family == "Saturation":
+        if binding:
+            return (
+                f"This action hit its cap ({share} customers). Raise Max Action Saturation to let it reach "
+                "more customers, or keep the cap for a diverse mix."
+            )
+        return f"{share} customers; below the cap."
+    # Coverage and fairness floors
+    if binding:
+        return (
+            f"The policy forces this floor: exactly {_amount(row, used)} treated, as required "
+            f"({_amount(row, limit)} of {row.group_size:,}). Lowering the rate frees budget for "
+            "customers with higher net value."
+        )
+    return f"Met with room to spare: {_amount(row, used)} treated, {_amount(row, limit)} required."

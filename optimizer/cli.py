@@ -1,0 +1,194 @@
+"""Command line: `python -m optimizer plan|sweep ...`.
+
+Exit codes: 0 a plan (or a sweep) was produced, 3 the settings are infeasible, 2 bad input (message on
+stderr, no traceback), 4 the requested solver is unavailable.
+With --json, the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from pathlib import Path
+
+from optimizer.catalog import load_catalog
+from optimizer.data import bundled_data_dir, load_cohort
+from optimizer.errors import InputError
+from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
+from optimizer.model import PlanSettings
+from optimizer.plan import budget_sweep, solve_plan
+from optimizer.solvers import SolverUnavailable
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 2, 3, 4
+
+
+def _capacity(text: str) -> float | None:
+    if text.strip().lower() in ("none", "inf", "unlimited", ""):
+        return None
+    value = float(text)
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"capacity must be a non-negative number or 'none', got {text!r}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"rate must be a fraction between 0 and 1, got {text!r}")
+    return value
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
+
+
+def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    data = bundled_data_dir()
+    defaults = PlanSettings()
+    parser.add_argument("--predictions", default=str(data / "prediction_250.csv"), help="predictions CSV")
+    parser.add_argument("--features", default=str(data / "test_250.csv"), help="features CSV")
+    parser.add_argument("--actions", default=None, help="action catalog CSV (default: data/actions.csv)")
+    parser.add_argument("--budget", type=float, default=defaults.budget, help="weekly budget in dollars")
+    parser.add_argument("--email-capacity", type=_capacity, default=defaults.email_capacity)
+    parser.add_argument("--push-capacity", type=_capacity, default=defaults.push_capacity)
+    parser.add_argument("--call-capacity", type=_capacity, default=defaults.call_capacity)
+    parser.add_argument("--min-high-risk", type=_rate, default=defaults.min_high_risk)
+    parser.add_argument("--min-premium", type=_rate, default=defaults.min_premium)
+    parser.add_argument("--max-saturation", type=_rate, default=defaults.max_saturation)
+    parser.add_argument("--min-segment", type=_rate, default=defaults.min_segment)
+    parser.add_argument("--high-risk-threshold", type=_rate, default=defaults.high_risk_threshold)
+    parser.add_argument("--coverage-rounding", choices=["ceil", "floor"], default=defaults.coverage_rounding)
+    parser.add_argument("--solver", choices=["auto", "gurobi", "highs"], default="auto")
+    parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+
+def _settings(args: argparse.Namespace, budget: float | None = None) -> PlanSettings:
+    return PlanSettings(
+        budget=args.budget if budget is None else budget,
+        email_capacity=args.email_capacity,
+        push_capacity=args.push_capacity,
+        call_capacity=args.call_capacity,
+        min_high_risk=args.min_high_risk,
+        min_premium=args.min_premium,
+        max_saturation=args.max_saturation,
+        min_segment=args.min_segment,
+        high_risk_threshold=args.high_risk_threshold,
+        coverage_rounding=args.coverage_rounding,
+    )
+
+
+def _load(args: argparse.Namespace):
+    cohort = load_cohort(args.predictions, args.features)
+    catalog = load_catalog(args.actions)
+    return cohort, catalog
+
+
+def _money(value: float | None) -> str:
+    return "n/a" if value is None else f"${value:,.2f}"
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    cohort, catalog = _load(args)
+    result = solve_plan(cohort, catalog, settings, solver=args.solver)
+    report = result.solver_report
+    payload = result.to_dict()
+    print(
+        f"Solver: {report.solver} ({report.reason}); status {result.status} in {report.runtime_seconds:.3f}s"
+    )
+    if result.has_plan:
+        k = result.kpis
+        exports = build_exports(
+            result.assignments, holdout_rate=args.holdout, seed=args.seed, plan_date=args.date
+        )
+        written = write_exports(exports, args.out_dir)
+        roi = "n/a" if k.roi_pct is None else f"{k.roi_pct:,.1f}%"
+        print(
+            f"Treated {k.customers_treated} of {k.customers} customers; spend {_money(k.total_spend)}; "
+            f"retained CLV {_money(k.expected_retained_clv)}; net value {_money(k.net_value)}; ROI {roi}"
+        )
+        print(f"Holdout: {exports.holdout_count} customers (seed {exports.seed}); files:")
+        for path in written:
+            print(f"  {path}")
+        payload.update(
+            files=[str(p) for p in written], holdout_count=exports.holdout_count, holdout_seed=exports.seed
+        )
+    elif result.diagnosis is not None:
+        print(result.diagnosis.message)
+    if args.json:
+        print(json.dumps(payload, default=_json_default))
+    if result.status == "infeasible":
+        return EXIT_INFEASIBLE
+    return EXIT_OK if result.has_plan else EXIT_SOLVER
+
+
+def _budgets(text: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"budgets must be comma-separated numbers, got {text!r}") from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"budgets must be non-negative numbers, got {text!r}")
+    return values
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    settings = _settings(args, budget=args.budgets[0])
+    cohort, catalog = _load(args)
+    table = budget_sweep(cohort, catalog, settings, args.budgets, solver=args.solver)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    if args.json:
+        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
+        print(json.dumps({"rows": rows}, default=_json_default))
+    return EXIT_OK
+
+
+def _json_default(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    plan = commands.add_parser("plan", help="solve the week's plan and write the export files")
+    _add_model_arguments(plan)
+    plan.add_argument("--holdout", type=_rate, default=DEFAULT_HOLDOUT_RATE, help="holdout share per action")
+    plan.add_argument(
+        "--seed", type=int, default=DEFAULT_SEED, help="holdout random seed (recorded in the file)"
+    )
+    plan.add_argument("--date", type=_date, default=None, help="plan date for the file names (default today)")
+    plan.add_argument("--out-dir", type=Path, default=Path("exports"), help="folder for the export files")
+    plan.set_defaults(handler=run_plan)
+
+    sweep = commands.add_parser("sweep", help="re-solve the plan over a list of budgets")
+    _add_model_arguments(sweep)
+    sweep.add_argument("--budgets", type=_budgets, required=True, help="e.g. 150,175,200")
+    sweep.set_defaults(handler=run_sweep)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except SolverUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_SOLVER
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT

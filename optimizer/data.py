@@ -1,0 +1,287 @@
+"""Loading and validating the weekly cohort: churn predictions + customer features.
+
+The cohort is a DataFrame, one row per customer, with the columns in `COHORT_COLUMNS`:
+the inputs, the CLV estimate `clv` and the tiers `risk_tier` / `value_tier`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import pandas as pd
+
+from optimizer.errors import InputError, Problem, spreadsheet_row
+
+PREDICTION_COLUMNS = ["customer_id", "churn_probability"]
+FEATURE_COLUMNS = [
+    "customer_id",
+    "subscription_type",
+    "payment_plan",
+    "weekly_hours",
+    "weekly_songs_played",
+    "num_playlists_created",
+]
+REQUIRED_FEATURE_COLUMNS = ["customer_id", "subscription_type", "payment_plan"]
+OPTIONAL_NUMERIC_FEATURES = ["weekly_hours", "weekly_songs_played", "num_playlists_created", "clv"]
+
+# CLV estimate (used when the features file has no `clv` column):
+# base[subscription] * (1.3 if Yearly else 1.0) * (1 + engagement) * 2
+CLV_BASE = {"Free": 100.0, "Student": 120.0, "Premium": 240.0, "Family": 360.0}
+CLV_BASE_OTHER = 150.0
+YEARLY_MULTIPLIER = 1.3
+
+RISK_TIERS = ("Low", "Medium", "High")
+VALUE_TIERS = ("Low", "Medium", "High")
+RISK_BOUNDS = (0.3, 0.7)  # Low p<=0.3, Medium 0.3<p<=0.7, High p>0.7
+VALUE_BOUNDS = (150.0, 300.0)  # Low v<=150, Medium 150<v<=300, High v>300
+
+COHORT_COLUMNS = [
+    "customer_id",
+    "churn_probability",
+    "subscription_type",
+    "payment_plan",
+    "weekly_hours",
+    "weekly_songs_played",
+    "num_playlists_created",
+    "clv",
+    "risk_tier",
+    "value_tier",
+]
+
+Source = str | os.PathLike | IO[bytes] | IO[str] | bytes
+
+
+def _source_name(source: Source, name: str | None) -> str:
+    if name:
+        return name
+    if isinstance(source, str | os.PathLike):
+        return Path(source).name
+    return getattr(source, "name", None) or "uploaded file"
+
+
+def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame, str]:
+    """Read a CSV as text cells (no type guessing), so every cell can be validated and reported.
+
+    Returns the frame (header stripped of surrounding spaces) and the display name of the file.
+    """
+    shown = _source_name(source, name)
+    try:
+        if isinstance(source, bytes):
+            source = io.BytesIO(source)
+        elif isinstance(source, str | os.PathLike) and not Path(source).is_file():
+            raise InputError(Problem(shown, f"file not found ({source})"))
+        frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except InputError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise InputError(Problem(shown, "the file is empty (no header row)")) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(shown, f"not a readable CSV file ({exc})".strip())) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise InputError(Problem(shown, "the file has a header but no data rows"))
+    return frame, shown
+
+
+def _missing_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> list[Problem]:
+    return [Problem(file, "required column is missing", column=c) for c in required if c not in frame.columns]
+
+
+def _blank_cells(frame: pd.DataFrame, column: str, file: str, what: str) -> list[Problem]:
+    values = frame[column].str.strip()
+    return [
+        Problem(file, f"{what} is empty", row=spreadsheet_row(i), column=column)
+        for i in np.flatnonzero(values.eq("").to_numpy())
+    ]
+
+
+def parse_numeric(
+    frame: pd.DataFrame,
+    column: str,
+    file: str,
+    problems: list[Problem],
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    what: str = "value",
+) -> np.ndarray:
+    """Parse a text column to floats, recording a problem per bad cell (empty, not a number, out of range)."""
+    text = frame[column].str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values)
+    for i in np.flatnonzero(bad):
+        shown = text.iloc[i]
+        message = f"{what} is empty" if shown == "" else f"{shown!r} is not a number"
+        problems.append(Problem(file, message, row=spreadsheet_row(i), column=column))
+    out_of_range = np.zeros(len(values), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if low is not None:
+            out_of_range |= values < low
+        if high is not None:
+            out_of_range |= values > high
+    out_of_range &= ~bad
+    bounds = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
+    for i in np.flatnonzero(out_of_range):
+        problems.append(
+            Problem(
+                file,
+                f"{values[i]:g} is out of range: {what} must be {bounds}",
+                row=spreadsheet_row(i),
+                column=column,
+            )
+        )
+    return values
+
+
+def _customer_ids(frame: pd.DataFrame, file: str, problems: list[Problem]) -> pd.Series:
+    ids = frame["customer_id"].str.strip()
+    problems.extend(_blank_cells(frame, "customer_id", file, "customer_id"))
+    duplicated = ids.duplicated(keep="first") & ids.ne("")
+    for i in np.flatnonzero(duplicated.to_numpy()):
+        first = int(np.flatnonzero(ids.eq(ids.iloc[i]).to_numpy())[0])
+        problems.append(
+            Problem(
+                file,
+                f"duplicate customer_id {ids.iloc[i]!r} (first seen in row {spreadsheet_row(first)})",
+                row=spreadsheet_row(i),
+                column="customer_id",
+            )
+        )
+    return ids
+
+
+def estimate_clv(features: pd.DataFrame) -> np.ndarray:
+    """CLV estimate: base[subscription] * (1.3 if Yearly) * (1 + engagement) * 2.
+
+    engagement = 0.5 * hours / max(hours) + 0.5 * songs / max(songs) over the cohort; each half is 0.25
+    (the neutral midpoint) when its column is absent, so engagement is 0.5 when both are absent.
+    """
+    base = features["subscription_type"].map(CLV_BASE).fillna(CLV_BASE_OTHER).to_numpy(dtype=float)
+    yearly = features["payment_plan"].astype(str).str.strip().str.lower().eq("yearly").to_numpy()
+    engagement = np.zeros(len(features))
+    for column in ("weekly_hours", "weekly_songs_played"):
+        if column in features.columns and features[column].notna().all():
+            values = features[column].to_numpy(dtype=float)
+            top = values.max()
+            engagement += 0.5 * values / top if top > 0 else 0.0
+        else:
+            engagement += 0.25
+    return base * np.where(yearly, YEARLY_MULTIPLIER, 1.0) * (1.0 + engagement) * 2.0
+
+
+def risk_tier(p: np.ndarray | pd.Series) -> np.ndarray:
+    """Low p<=0.3, Medium 0.3<p<=0.7, High p>0.7."""
+    p = np.asarray(p, dtype=float)
+    return np.where(p > RISK_BOUNDS[1], "High", np.where(p > RISK_BOUNDS[0], "Medium", "Low"))
+
+
+def value_tier(v: np.ndarray | pd.Series) -> np.ndarray:
+    """Low v<=150, Medium 150<v<=300, High v>300."""
+    v = np.asarray(v, dtype=float)
+    return np.where(v > VALUE_BOUNDS[1], "High", np.where(v > VALUE_BOUNDS[0], "Medium", "Low"))
+
+
+def _typed_ids(ids: pd.Series) -> pd.Series:
+    """Integer ids stay integers (as in the reference files); anything else stays text, unchanged."""
+    as_int = pd.to_numeric(ids, errors="coerce")
+    if as_int.notna().all() and (as_int == np.floor(as_int)).all() and ids.str.fullmatch(r"-?\d+").all():
+        return as_int.astype("int64")
+    return ids.astype(str)
+
+
+def load_cohort(
+    predictions: Source,
+    features: Source,
+    *,
+    predictions_name: str | None = None,
+    features_name: str | None = None,
+) -> pd.DataFrame:
+    """Load, validate and merge the predictions and features CSVs into a cohort frame.
+
+    Raises `InputError` listing every problem found (file, row, column), and returns nothing partial.
+    """
+    pred_raw, pred_file = read_csv_text(predictions, predictions_name)
+    feat_raw, feat_file = read_csv_text(features, features_name)
+
+    problems = _missing_columns(pred_raw, PREDICTION_COLUMNS, pred_file)
+    problems += _missing_columns(feat_raw, REQUIRED_FEATURE_COLUMNS, feat_file)
+    if problems:
+        raise InputError(problems)
+
+    pred_ids = _customer_ids(pred_raw, pred_file, problems)
+    probability = parse_numeric(
+        pred_raw, "churn_probability", pred_file, problems, low=0.0, high=1.0, what="churn_probability"
+    )
+    feat_ids = _customer_ids(feat_raw, feat_file, problems)
+    problems += _blank_cells(feat_raw, "subscription_type", feat_file, "subscription_type")
+    problems += _blank_cells(feat_raw, "payment_plan", feat_file, "payment_plan")
+    numeric: dict[str, np.ndarray] = {}
+    for column in OPTIONAL_NUMERIC_FEATURES:
+        if column in feat_raw.columns:
+            numeric[column] = parse_numeric(feat_raw, column, feat_file, problems, low=0.0, what=column)
+
+    known_features = set(feat_ids)
+    known_predictions = set(pred_ids)
+    for i in np.flatnonzero(~pred_ids.isin(known_features).to_numpy() & pred_ids.ne("").to_numpy()):
+        problems.append(
+            Problem(
+                pred_file,
+                f"customer_id {pred_ids.iloc[i]!r} has no row in {feat_file}",
+                row=spreadsheet_row(i),
+                column="customer_id",
+            )
+        )
+    for i in np.flatnonzero(~feat_ids.isin(known_predictions).to_numpy() & feat_ids.ne("").to_numpy()):
+        problems.append(
+            Problem(
+                feat_file,
+                f"customer_id {feat_ids.iloc[i]!r} has no row in {pred_file}",
+                row=spreadsheet_row(i),
+                column="customer_id",
+            )
+        )
+    if problems:
+        raise InputError(problems)
+
+    feats = pd.DataFrame(
+        {
+            "customer_id": feat_ids.to_numpy(),
+            "subscription_type": feat_raw["subscription_type"].str.strip().to_numpy(),
+            "payment_plan": feat_raw["payment_plan"].str.strip().to_numpy(),
+        }
+    )
+    for column, values in numeric.items():
+        feats[column] = values
+    cohort = pd.DataFrame({"customer_id": pred_ids.to_numpy(), "churn_probability": probability})
+    cohort = cohort.merge(feats, on="customer_id", how="left", validate="one_to_one")
+    return finish_cohort(cohort)
+
+
+def finish_cohort(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Add CLV (estimated unless given) and tiers to a merged, validated cohort; order the columns."""
+    cohort = cohort.copy()
+    cohort["customer_id"] = _typed_ids(cohort["customer_id"].astype(str))
+    if "clv" not in cohort.columns or cohort["clv"].isna().any():
+        cohort["clv"] = estimate_clv(cohort)
+    for column in ("weekly_hours", "weekly_songs_played", "num_playlists_created"):
+        if column not in cohort.columns:
+            cohort[column] = np.nan
+    cohort["risk_tier"] = risk_tier(cohort["churn_probability"])
+    cohort["value_tier"] = value_tier(cohort["clv"])
+    return cohort[COHORT_COLUMNS].reset_index(drop=True)
+
+
+def bundled_data_dir() -> Path:
+    """The repository's `data/` folder (bundled cohort, catalog and churn model)."""
+    return Path(__file__).resolve().parent.parent / "data"
+
+
+def load_bundled_cohort() -> pd.DataFrame:
+    """The bundled synthetic 250-customer weekly cohort (`data/prediction_250.csv`, `data/test_250.csv`)."""
+    folder = bundled_data_dir()
+    return load_cohort(folder / "prediction_250.csv", folder / "test_250.csv")

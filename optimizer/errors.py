@@ -1,0 +1,43 @@
+"""Input errors that name the file, the row and the column.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first customer row 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one input cell (or a whole file/column when row/column is None)."""
+
+    file: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class InputError(ValueError):
+    """Bad input. Holds every problem found, so a user can fix them all in one go."""
+
+    def __init__(self, problems: list[Problem] | Problem):
+        self.problems: list[Problem] = [problems] if isinstance(problems, Problem) else list(problems)
+        shown = self.problems[:20]
+        text = "\n".join(str(p) for p in shown)
+        if len(self.problems) > len(shown):
+            text += f"\n... and {len(self.problems) - len(shown)} more problems"
+        super().__init__(text)
+
+
+def spreadsheet_row(position: int) -> int:
+    """Spreadsheet row number of the data row at 0-based `position` (the header is row 1)."""
+    return int(position) + 2

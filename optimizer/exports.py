@@ -1,0 +1,201 @@
+"""Treatment plan, email list, push/in-app list and call queue, with a reproducible holdout.
+
+The holdout is exactly round(rate * n_k) customers of each action k (halves round up), drawn from a seeded
+random generator over the action's customers in customer_id order; the seed is written into every row of the
+treatment plan. Holdout customers have `execute_treatment = FALSE` and never appear in a channel list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_HOLDOUT_RATE = 0.10
+DEFAULT_SEED = 20251105
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+TREATMENT_PLAN_COLUMNS = [
+    "plan_date",
+    "customer_id",
+    "subscription_type",
+    "payment_plan",
+    "risk_tier",
+    "value_tier",
+    "churn_probability",
+    "clv",
+    "action_id",
+    "action_name",
+    "channel",
+    "cost",
+    "uplift",
+    "expected_churn_reduction",
+    "expected_retained_clv",
+    "net_value",
+    "holdout",
+    "execute_treatment",
+    "holdout_seed",
+]
+EMAIL_COLUMNS = ["customer_id", "action_id", "action_name", "subscription_type", "plan_date"]
+PUSH_COLUMNS = ["customer_id", "action_id", "action_name", "channel", "subscription_type", "plan_date"]
+CALL_COLUMNS = [
+    "call_priority",
+    "customer_id",
+    "action_name",
+    "clv",
+    "churn_probability",
+    "subscription_type",
+    "risk_tier",
+    "plan_date",
+]
+
+
+def holdout_size(n: int, rate: float) -> int:
+    """round(rate * n) with halves rounded up, robust to float error (10% of 75 -> 8, of 74 -> 7)."""
+    return int(math.floor(round(rate * n, 9) + 0.5))
+
+
+def holdout_flags(
+    assignments: pd.DataFrame, rate: float = DEFAULT_HOLDOUT_RATE, seed: int = DEFAULT_SEED
+) -> np.ndarray:
+    """Boolean per assignment row: is this customer in the holdout? Deterministic for (plan, rate, seed)."""
+    if not 0.0 <= rate <= 1.0:
+        raise ValueError(f"holdout rate must be between 0 and 1, got {rate}")
+    flags = np.zeros(len(assignments), dtype=bool)
+    rng = np.random.default_rng(seed)
+    ids = assignments["customer_id"].astype(str).to_numpy()
+    actions = assignments["action_id"].to_numpy()
+    for action in np.unique(actions):  # ascending action_id
+        members = np.flatnonzero(actions == action)
+        members = members[np.argsort(ids[members], kind="stable")]
+        take = holdout_size(len(members), rate)
+        if take:
+            flags[members[rng.choice(len(members), size=take, replace=False)]] = True
+    return flags
+
+
+@dataclass(frozen=True)
+class Exports:
+    """The four export files as frames, with their dated file names."""
+
+    plan_date: dt.date
+    holdout_rate: float
+    seed: int
+    treatment_plan: pd.DataFrame
+    email_list: pd.DataFrame
+    push_list: pd.DataFrame
+    call_queue: pd.DataFrame
+
+    @property
+    def stamp(self) -> str:
+        return self.plan_date.strftime("%Y%m%d")
+
+    def files(self) -> dict[str, pd.DataFrame]:
+        """File name -> frame, e.g. treatment_plan_20251105.csv."""
+        return {
+            f"treatment_plan_{self.stamp}.csv": self.treatment_plan,
+            f"email_list_{self.stamp}.csv": self.email_list,
+            f"push_list_{self.stamp}.csv": self.push_list,
+            f"call_queue_{self.stamp}.csv": self.call_queue,
+        }
+
+    @property
+    def holdout_count(self) -> int:
+        return int((self.treatment_plan["holdout"] == "TRUE").sum())
+
+
+def _bool_text(values: np.ndarray) -> np.ndarray:
+    return np.where(values, "TRUE", "FALSE")
+
+
+def build_exports(
+    assignments: pd.DataFrame,
+    *,
+    holdout_rate: float = DEFAULT_HOLDOUT_RATE,
+    seed: int = DEFAULT_SEED,
+    plan_date: dt.date | None = None,
+) -> Exports:
+    """Build the export frames from a plan's assignments (`PlanResult.assignments`)."""
+    plan_date = plan_date or dt.date.today()
+    holdout = holdout_flags(assignments, holdout_rate, seed)
+    plan = assignments.copy()
+    plan["plan_date"] = plan_date.isoformat()
+    plan["holdout"] = _bool_text(holdout)
+    plan["execute_treatment"] = _bool_text(~holdout)
+    plan["holdout_seed"] = int(seed)
+    plan = plan[TREATMENT_PLAN_COLUMNS]
+    execute = plan[~holdout]
+    email = execute[execute["channel"] == "email"][EMAIL_COLUMNS]
+    push = execute[execute["channel"].isin(["in_app", "push"])][PUSH_COLUMNS]
+    call = execute[execute["channel"] == "call"].sort_values(
+        ["clv", "customer_id"], ascending=[False, True], kind="stable"
+    )
+    call = call.assign(call_priority=np.arange(1, len(call) + 1))[CALL_COLUMNS]
+    return Exports(
+        plan_date=plan_date,
+        holdout_rate=holdout_rate,
+        seed=int(seed),
+        treatment_plan=plan.reset_index(drop=True),
+        email_list=email.reset_index(drop=True),
+        push_list=push.reset_index(drop=True),
+        call_queue=call.reset_index(drop=True),
+    )
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            text = out[column].astype(str)
+            risky = text.str.startswith(FORMULA_PREFIXES) & out[column].notna()
+            if risky.any():
+                out[column] = out[column].astype(object)
+                out.loc[risky, column] = "'" + text[risky]
+    return out
+
+
+_ROUNDING = {
+    "clv": 2,
+    "cost": 2,
+    "expected_churn_reduction": 6,
+    "expected_retained_clv": 2,
+    "net_value": 2,
+}
+
+
+def to_csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The CSV text of an export frame: money to cents, formulas neutralized, UTF-8."""
+    safe = neutralize_formulas(frame)
+    for column, digits in _ROUNDING.items():
+        if column in safe.columns:
+            safe[column] = safe[column].astype(float).round(digits)
+    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def write_exports(exports: Exports, out_dir: str | os.PathLike) -> list[Path]:
+    """Write all four files, all or nothing: each is written to a temporary file, then renamed into place."""
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[str, Path]] = []
+    try:
+        for name, frame in exports.files().items():
+            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+            staged.append((name, Path(temp)))
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(to_csv_bytes(frame))
+    except BaseException:
+        for _, temp in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    written = []
+    for name, temp in staged:
+        os.replace(temp, folder / name)
+        written.append(folder / name)
+    return written

@@ -1,0 +1,444 @@
+"""Public entry points: solve a weekly plan, sweep the budget, price the limits, explain infeasibility."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report
+from optimizer.model import PlanSettings, Problem, build_problem, policy_count
+from optimizer.solvers import Solution, choose_solver, open_session
+
+SWEEP_COLUMNS = [
+    "budget",
+    "status",
+    "customers_treated",
+    "total_spend",
+    "expected_churn_reduction",
+    "expected_retained_clv",
+    "net_value",
+    "roi_pct",
+]
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    solver: str  # "gurobi" | "highs"
+    reason: str  # why this solver ran, in a sentence
+    status: str
+    runtime_seconds: float
+    objective: float | None
+    bound: float | None
+    mip_gap: float | None
+    n_variables: int
+    n_constraints: int
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One setting changed alone to make the plan feasible."""
+
+    setting: str
+    current: float | None
+    value: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """Why settings are infeasible: the conflicting constraints and the nearest feasible settings."""
+
+    conflicting: list[str]  # constraint labels of a minimal conflicting set
+    conflicting_keys: list[str]
+    message: str
+    suggestions: list[Suggestion] = field(default_factory=list)
+    nearest: PlanSettings | None = None  # the first suggestion applied
+
+    def to_dict(self) -> dict:
+        return {
+            "conflicting": self.conflicting,
+            "conflicting_keys": self.conflicting_keys,
+            "message": self.message,
+            "suggestions": [asdict(s) for s in self.suggestions],
+            "nearest": self.nearest.to_dict() if self.nearest else None,
+        }
+
+
+@dataclass
+class PlanResult:
+    """A solved week: status, solver report, assignments (one row per treated customer), KPIs, constraints."""
+
+    status: str  # "optimal" | "infeasible" | "time_limit" | "no_solution"
+    settings: PlanSettings
+    solver_report: SolverReport
+    assignments: pd.DataFrame
+    kpis: Kpis | None
+    constraints: pd.DataFrame
+    diagnosis: Diagnosis | None = None
+
+    @property
+    def has_plan(self) -> bool:
+        return self.kpis is not None
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (the CLI contract)."""
+        k = self.kpis
+        report = self.solver_report
+        constraints = self.constraints.replace({np.inf: None, -np.inf: None})
+        constraints = constraints.astype(object).where(constraints.notna(), None)
+        out = {
+            "status": self.status,
+            "solver": report.solver,
+            "solver_reason": report.reason,
+            "net_value": round(k.net_value, 2) if k else None,
+            "customers_treated": k.customers_treated if k else 0,
+            "total_spend": round(k.total_spend, 2) if k else 0.0,
+            "expected_retained_clv": round(k.expected_retained_clv, 2) if k else 0.0,
+            "expected_churn_reduction": round(k.expected_churn_reduction, 4) if k else 0.0,
+            "roi_pct": round(k.roi_pct, 2) if k and k.roi_pct is not None else None,
+            "budget_utilization_pct": round(k.budget_utilization_pct, 2)
+            if k and k.budget_utilization_pct is not None
+            else None,
+            "objective": report.objective,
+            "bound": report.bound,
+            "mip_gap": report.mip_gap,
+            "solve_seconds": round(report.runtime_seconds, 4),
+            "n_variables": report.n_variables,
+            "n_constraints": report.n_constraints,
+            "settings": self.settings.to_dict(),
+            "constraints": constraints.to_dict(orient="records"),
+        }
+        if self.diagnosis is not None:
+            out["diagnosis"] = self.diagnosis.to_dict()
+        return out
+
+
+def _result_from_solution(
+    problem: Problem, settings: PlanSettings, solver: str, reason: str, solution: Solution
+) -> PlanResult:
+    report = SolverReport(
+        solver=solver,
+        reason=reason,
+        status=solution.status,
+        runtime_seconds=solution.runtime,
+        objective=solution.objective,
+        bound=solution.bound,
+        mip_gap=solution.mip_gap,
+        n_variables=problem.n_variables,
+        n_constraints=problem.n_constraints,
+    )
+    if solution.has_plan:
+        assignments = assignments_frame(problem, solution.x)
+        kpis = compute_kpis(assignments, problem.n_customers, settings.budget)
+    else:
+        assignments = assignments_frame(problem, np.zeros(problem.n_variables))
+        kpis = None
+    constraints = constraint_report(problem, settings, solution.x if solution.has_plan else None)
+    return PlanResult(solution.status, settings, report, assignments, kpis, constraints)
+
+
+def solve_plan(
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    settings: PlanSettings | None = None,
+    *,
+    solver: str = "auto",
+    time_limit: float | None = None,
+    diagnose: bool = True,
+    problem: Problem | None = None,
+) -> PlanResult:
+    """Solve the week's MILP to proven optimality and analyse the plan.
+
+    `solver`: "auto" (Gurobi within its pip license limit, otherwise HiGHS), "gurobi" or "highs".
+    Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
+    """
+    settings = settings or PlanSettings()
+    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    name, reason = choose_solver(problem, solver)
+    with open_session(problem, problem.rhs(settings), name) as session:
+        solution = session.solve(time_limit)
+        result = _result_from_solution(problem, settings, name, reason, solution)
+        if solution.status == "infeasible" and diagnose:
+            result.diagnosis = _diagnose(problem, settings, session)
+    return result
+
+
+def budget_sweep(
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    settings: PlanSettings,
+    budgets: Iterable[float],
+    *,
+    solver: str = "auto",
+    problem: Problem | None = None,
+) -> pd.DataFrame:
+    """One model, built once and re-solved per budget by changing the budget row's right-hand side."""
+    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    name, _ = choose_solver(problem, solver)
+    records = []
+    budget_row = problem.row_index("budget")
+    rhs = problem.rhs(settings)
+    with open_session(problem, rhs, name) as session:
+        for budget in budgets:
+            rhs[budget_row] = float(budget)
+            session.set_rhs(rhs)
+            solution = session.solve()
+            record = {"budget": float(budget), "status": solution.status}
+            if solution.has_plan:
+                kpis = compute_kpis(assignments_frame(problem, solution.x), problem.n_customers, budget)
+                record.update(
+                    customers_treated=kpis.customers_treated,
+                    total_spend=kpis.total_spend,
+                    expected_churn_reduction=kpis.expected_churn_reduction,
+                    expected_retained_clv=kpis.expected_retained_clv,
+                    net_value=kpis.net_value,
+                    roi_pct=kpis.roi_pct,
+                )
+            records.append(record)
+    return pd.DataFrame.from_records(records, columns=SWEEP_COLUMNS)
+
+
+# --- marginal values -----------------------------------------------------------------------------
+
+DEFAULT_STEPS = {"budget": 10.0, "email_capacity": 5.0, "push_capacity": 5.0, "call_capacity": 5.0}
+
+
+def marginal_values(
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    settings: PlanSettings,
+    *,
+    solver: str = "auto",
+    steps: dict[str, float] | None = None,
+    problem: Problem | None = None,
+) -> pd.DataFrame:
+    """What relaxing each limit is worth, biggest bottleneck first.
+
+    - `lp_dual`: the LP relaxation's dual value, net value per unit of right-hand side (per $ for the
+      budget, per customer for a capacity or a policy floor; for a floor, the value of requiring one fewer).
+    - `exact_gain`: for the budget and channel capacities, the exact change in the MILP optimum when the
+      limit is raised by `step` (re-solved with only that right-hand side changed);
+      `gain_per_unit` = gain / step.
+    """
+    steps = {**DEFAULT_STEPS, **(steps or {})}
+    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    name, _ = choose_solver(problem, solver)
+    rhs = problem.rhs(settings)
+    with open_session(problem, rhs, name, relax=True) as lp:
+        relaxed = lp.solve()
+    duals = relaxed.row_duals[: problem.n_coupling] if relaxed.row_duals is not None else None
+    records = []
+    with open_session(problem, rhs, name) as session:
+        base = session.solve()
+        for i, row in enumerate(problem.rows):
+            dual = float(duals[i]) if duals is not None else math.nan
+            if row.sense == ">=":
+                dual = -dual  # value of requiring one customer fewer
+            record = {
+                "key": row.key,
+                "constraint": row.label,
+                "unit": row.unit,
+                "limit": rhs[i] if math.isfinite(rhs[i]) else None,
+                "lp_dual": dual,
+                "step": None,
+                "exact_gain": None,
+                "gain_per_unit": None,
+            }
+            step = steps.get(row.key)
+            if step and math.isfinite(rhs[i]) and base.has_plan:
+                changed = rhs.copy()
+                changed[i] += step
+                session.set_rhs(changed)
+                raised = session.solve()
+                session.set_rhs(rhs)
+                if raised.has_plan:
+                    gain = raised.objective - base.objective
+                    record.update(step=step, exact_gain=gain, gain_per_unit=gain / step)
+            records.append(record)
+    frame = pd.DataFrame.from_records(records)
+    frame["_rank"] = frame["gain_per_unit"].astype(float).fillna(frame["lp_dual"].abs())
+    frame = frame.sort_values("_rank", ascending=False, kind="stable").drop(columns="_rank")
+    return frame.reset_index(drop=True)
+
+
+# --- infeasibility -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetNeed:
+    """The least budget the other limits and policies need (None when no budget is enough)."""
+
+    minimum_budget: float | None
+    feasible_at_current_budget: bool
+    message: str
+
+
+def minimum_budget(
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    settings: PlanSettings,
+    *,
+    solver: str = "auto",
+    problem: Problem | None = None,
+) -> BudgetNeed:
+    """The cheapest plan that meets every coverage, fairness, capacity and saturation rule (a MILP)."""
+    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    name, _ = choose_solver(problem, solver)
+    with open_session(problem, problem.rhs(settings), name) as session:
+        need = _minimum_of_row(problem, settings, session, "budget")
+    if need is None:
+        message = (
+            "No budget is enough: the coverage and fairness policies conflict with the channel capacities "
+            "or the saturation cap."
+        )
+        return BudgetNeed(None, False, message)
+    ok = need <= settings.budget + 1e-6
+    message = f"The chosen policies need at least ${need:,.2f} of budget"
+    message += "." if ok else f", more than the ${settings.budget:,.2f} set."
+    return BudgetNeed(need, ok, message)
+
+
+def _relaxed_rhs(problem: Problem, rhs: np.ndarray, keys: Iterable[str]) -> np.ndarray:
+    out = rhs.copy()
+    for key in keys:
+        i = problem.row_index(key)
+        out[i] = math.inf if problem.rows[i].sense == "<=" else -math.inf
+    return out
+
+
+def _feasible(problem: Problem, session, rhs: np.ndarray) -> bool:
+    session.set_rhs(rhs)
+    return session.solve().status != "infeasible"
+
+
+def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str) -> float | None:
+    """Least activity of a '<=' row (e.g. the spend) subject to all other rows; None if infeasible."""
+    i = problem.row_index(key)
+    row_coefficients = np.asarray(problem.matrix[i].todense()).ravel()
+    session.set_rhs(_relaxed_rhs(problem, problem.rhs(settings), [key]))
+    session.set_objective(row_coefficients, maximize=False)
+    try:
+        solution = session.solve()
+    finally:
+        session.set_objective(problem.objective, maximize=True)
+    if not solution.has_plan:
+        return None
+    return float(row_coefficients @ np.round(solution.x))
+
+
+def _best_rate(
+    problem: Problem, settings: PlanSettings, session, setting: str, keys: list[str], lower_is_easier: bool
+) -> float | None:
+    """Nearest feasible rate (whole percent) for one rate setting, others unchanged; None if none works."""
+    current = round(getattr(settings, setting) * 100)
+    candidates = range(current, -1, -1) if lower_is_easier else range(current, 101)
+    candidates = list(candidates)
+
+    def works(percent: int) -> bool:
+        trial = settings.with_changes(**{setting: percent / 100})
+        return _feasible(problem, session, problem.rhs(trial))
+
+    if not candidates or not works(candidates[-1]):
+        return None
+    lo, hi = 0, len(candidates) - 1  # candidates[hi] works; find the first that works
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if works(candidates[mid]):
+            hi = mid
+        else:
+            lo = mid + 1
+    return candidates[lo] / 100
+
+
+def _conflict_set(problem: Problem, rhs: np.ndarray, session) -> list[int]:
+    """Deletion filter over the coupling rows: a minimal set of rows that cannot hold together."""
+    dropped: set[int] = set()
+    for i in range(problem.n_coupling):
+        trial = _relaxed_rhs(problem, rhs, [problem.rows[j].key for j in dropped | {i}])
+        if not _feasible(problem, session, trial):
+            dropped.add(i)
+    return [i for i in range(problem.n_coupling) if i not in dropped]
+
+
+def _diagnose(problem: Problem, settings: PlanSettings, session) -> Diagnosis:
+    rhs = problem.rhs(settings)
+    session.set_objective(np.zeros(problem.n_variables), maximize=True)  # feasibility only
+    try:
+        conflict = _conflict_set(problem, rhs, session)
+    finally:
+        session.set_objective(problem.objective, maximize=True)
+    rows = [problem.rows[i] for i in conflict]
+    limits = problem.coupling_rhs(settings)
+    described = []
+    for i, row in zip(conflict, rows, strict=True):
+        limit = limits[i]
+        amount = f"${limit:,.2f}" if row.unit == "$" else f"{limit:,.0f} customers"
+        described.append(f"{row.label} ({'at most' if row.sense == '<=' else 'at least'} {amount})")
+
+    suggestions: list[Suggestion] = []
+    settings_in_conflict = []
+    for row in rows:
+        if row.setting and row.setting not in settings_in_conflict:
+            settings_in_conflict.append(row.setting)
+    for setting in settings_in_conflict:
+        suggestion = _suggest(problem, settings, session, setting)
+        if suggestion is not None:
+            suggestions.append(suggestion)
+    session.set_rhs(rhs)
+    message = "These settings cannot all be met: " + "; ".join(described) + "."
+    if suggestions:
+        message += " Nearest feasible: " + " Or: ".join(s.text for s in suggestions)
+    else:
+        message += " No single setting change makes the plan feasible; relax several policies."
+    nearest = settings.with_changes(**{suggestions[0].setting: suggestions[0].value}) if suggestions else None
+    return Diagnosis(
+        conflicting=[row.label for row in rows],
+        conflicting_keys=[row.key for row in rows],
+        message=message,
+        suggestions=suggestions,
+        nearest=nearest,
+    )
+
+
+_RATE_LABELS = {
+    "min_high_risk": "Min high-risk coverage",
+    "min_premium": "Min Premium coverage",
+    "min_segment": "Min segment coverage",
+    "max_saturation": "Max action saturation",
+}
+
+
+def _suggest(problem: Problem, settings: PlanSettings, session, setting: str) -> Suggestion | None:
+    current = getattr(settings, setting)
+    if setting == "budget":
+        need = _minimum_of_row(problem, settings, session, "budget")
+        if need is None:
+            return None
+        value = math.ceil(need * 100 - 1e-6) / 100
+        return Suggestion(
+            setting, current, value, f"raise the budget to ${value:,.2f} (the least the policies need)."
+        )
+    if setting.endswith("_capacity"):
+        need = _minimum_of_row(problem, settings, session, setting)
+        if need is None:
+            return None
+        value = float(math.ceil(need - 1e-6))
+        label = {"email_capacity": "email", "push_capacity": "push/in-app", "call_capacity": "call"}[setting]
+        return Suggestion(setting, current, value, f"raise the {label} capacity to {value:,.0f}.")
+    if setting in _RATE_LABELS:
+        lower_is_easier = setting != "max_saturation"
+        value = _best_rate(problem, settings, session, setting, [], lower_is_easier)
+        if value is None:
+            return None
+        verb = "lower" if lower_is_easier else "raise"
+        return Suggestion(setting, current, value, f"{verb} {_RATE_LABELS[setting]} to {value:.0%}.")
+    return None
+
+
+def required_count(rate: float, size: int, settings: PlanSettings) -> int:
+    """Customers a policy rate requires under the settings' rounding (re-exported for the UI)."""
+    return policy_count(rate, size, settings.coverage_rounding)
