@@ -1,0 +1,57 @@
+"""Money, percentages and counts as users read them; escaping for Streamlit's Markdown."""
+
+from __future__ import annotations
+
+import math
+import re
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])")
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def money(value: float | None, cents: bool = True) -> str:
+    """$1,234.56 (or $1,235 without cents); negative as -$12.00; '-' when missing."""
+    if _missing(value):
+        return "–"
+    sign = "-" if value < 0 else ""
+    amount = abs(value)
+    return f"{sign}${amount:,.2f}" if cents else f"{sign}${amount:,.0f}"
+
+
+def signed_money(value: float | None) -> str:
+    """+$12.34 / -$12.34 for changes."""
+    if _missing(value):
+        return "–"
+    return ("+" if value >= 0 else "-") + money(abs(value))
+
+
+def percent(value: float | None, digits: int = 1) -> str:
+    """A value already in percent: 12.345 -> '12.3%'; thousands separated (2,319.2%)."""
+    if _missing(value):
+        return "–"
+    return f"{value:,.{digits}f}%"
+
+
+def share(part: float, whole: float, digits: int = 1) -> str:
+    """part / whole as a percentage string; '–' when whole is 0."""
+    if not whole:
+        return "–"
+    return percent(100.0 * part / whole, digits)
+
+
+def count(value: float | None, digits: int = 0) -> str:
+    if _missing(value):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def esc(text: object) -> str:
+    """Escape text for Streamlit Markdown so it shows literally.
+
+    User-supplied names (actions, files, segments) must never become links, images, HTML or LaTeX, and a
+    dollar amount must not start a formula ('$150 ... $3,478' renders as math without the escape).
+    """
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))

@@ -1,0 +1,303 @@
+"""Session state (initialized once per session, from every entry page) and cached, bounded loaders.
+
+Caching follows the project style: `st.cache_data` with `max_entries` for data and solver results keyed by
+content tokens of the cohort and catalog; no Gurobi environment is ever cached or shared (each core call
+opens its own).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from optimizer import InputError, PlanSettings, load_bundled_cohort, load_catalog, minimum_budget, solve_plan
+from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
+from optimizer.data import bundled_data_dir
+
+# Shared session-state keys (page-local keys carry their page's prefix: sens_, cat_, data_).
+SETTINGS = "settings"
+COHORT = "cohort"
+COHORT_LABEL = "cohort_label"
+COHORT_KIND = "cohort_kind"  # "bundled" | "uploaded" | "injected"
+COHORT_TOKEN = "cohort_token"
+COHORT_ERROR = "cohort_error"
+CATALOG = "catalog"
+CATALOG_LABEL = "catalog_label"
+CATALOG_TOKEN = "catalog_token"
+CATALOG_VERSION = "catalog_version"  # bumped when the catalog is replaced, so the editor restarts
+LAST_RUN = "last_run"
+PREVIOUS_RUN = "previous_run"
+RUN_REQUESTED = "run_requested"
+PRESET = "sb_preset"
+
+DEFAULT_PRESET = "Default weekly plan"
+REPORT_PRESET = "Published report (2025-11-05)"
+CUSTOM_PRESET = "Custom"
+DEFAULT_CATALOG_FILE = "actions.csv"
+REPORT_CATALOG_FILE = "catalog_report_2025.csv"
+BUNDLED_LABEL = "bundled data (data/prediction_250.csv + data/test_250.csv)"
+
+
+@dataclass(frozen=True)
+class Preset:
+    settings: PlanSettings
+    catalog_file: str
+    catalog_label: str
+    description: str
+
+
+PRESETS = {
+    DEFAULT_PRESET: Preset(
+        PlanSettings(),
+        DEFAULT_CATALOG_FILE,
+        "default catalog (data/actions.csv)",
+        "The product defaults: 9 actions including retention calls, policies rounded up.",
+    ),
+    REPORT_PRESET: Preset(
+        PlanSettings(
+            budget=150.0,
+            email_capacity=120,
+            push_capacity=100,
+            call_capacity=None,
+            min_high_risk=0.60,
+            min_premium=0.40,
+            max_saturation=0.50,
+            min_segment=0.15,
+            high_risk_threshold=0.7,
+            coverage_rounding="floor",
+        ),
+        REPORT_CATALOG_FILE,
+        "report catalog (data/catalog_report_2025.csv)",
+        "The 2025-11-05 report's baseline: its 8-action catalog (no calls; in-app and push offers only for "
+        "CLV in (300, 1000]), $150, 120 emails, 100 push/in-app, 60/40/50/15%, threshold 0.7, policy "
+        "counts rounded down.",
+    ),
+}
+
+
+# --- tokens and loaders --------------------------------------------------------------------------
+
+
+def frame_token(frame: pd.DataFrame) -> str:
+    """A short content hash: equal frames give equal tokens (used as cache keys and staleness marks)."""
+    digest = hashlib.sha1(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    digest.update(",".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()[:16]
+
+
+@st.cache_data(max_entries=2, show_spinner=False)
+def _bundled_cohort() -> pd.DataFrame:
+    return load_bundled_cohort()
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def catalog_file(name: str) -> pd.DataFrame:
+    """A catalog CSV shipped in data/ (validated)."""
+    return load_catalog(bundled_data_dir() / name)
+
+
+def load_bundled() -> tuple[pd.DataFrame | None, list[str]]:
+    """The bundled cohort, or None and the problems (e.g. the files are missing)."""
+    try:
+        return _bundled_cohort(), []
+    except InputError as error:
+        return None, [str(p) for p in error.problems]
+
+
+# --- session -------------------------------------------------------------------------------------
+
+
+def init_state() -> None:
+    """Initialize the shared session state once; values already present (e.g. injected by tests) are kept."""
+    ss = st.session_state
+    ss.setdefault(SETTINGS, PlanSettings())
+    ss.setdefault(PRESET, DEFAULT_PRESET)
+    ss.setdefault(LAST_RUN, None)
+    ss.setdefault(PREVIOUS_RUN, None)
+    ss.setdefault(CATALOG_VERSION, 0)
+    if ss.get(CATALOG) is None:
+        ss[CATALOG] = catalog_file(DEFAULT_CATALOG_FILE)
+        ss[CATALOG_LABEL] = PRESETS[DEFAULT_PRESET].catalog_label
+    ss.setdefault(CATALOG_LABEL, "catalog")
+    if CATALOG_TOKEN not in ss:
+        ss[CATALOG_TOKEN] = frame_token(ss[CATALOG])
+    if ss.get(COHORT) is None and ss.get(COHORT_KIND, "bundled") == "bundled":
+        cohort, problems = load_bundled()
+        ss[COHORT_ERROR] = problems
+        if cohort is not None:
+            set_cohort(cohort, BUNDLED_LABEL, "bundled")
+        else:
+            ss[COHORT] = None
+            ss[COHORT_KIND] = "bundled"
+    if ss.get(COHORT) is not None and COHORT_TOKEN not in ss:
+        ss[COHORT_TOKEN] = frame_token(ss[COHORT])
+    ss.setdefault(COHORT_LABEL, "uploaded data")
+    ss.setdefault(COHORT_KIND, "injected")
+
+
+def set_cohort(cohort: pd.DataFrame, label: str, kind: str) -> None:
+    ss = st.session_state
+    ss[COHORT] = cohort
+    ss[COHORT_LABEL] = label
+    ss[COHORT_KIND] = kind
+    ss[COHORT_TOKEN] = frame_token(cohort)
+    ss[COHORT_ERROR] = []
+
+
+def use_bundled_cohort() -> list[str]:
+    """Switch back to the bundled data; returns the problems if it cannot be loaded."""
+    cohort, problems = load_bundled()
+    if cohort is not None:
+        set_cohort(cohort, BUNDLED_LABEL, "bundled")
+    return problems
+
+
+def set_catalog(catalog: pd.DataFrame, label: str, *, restart_editor: bool = True) -> None:
+    ss = st.session_state
+    ss[CATALOG] = catalog
+    ss[CATALOG_LABEL] = label
+    ss[CATALOG_TOKEN] = frame_token(catalog)
+    if restart_editor:
+        ss[CATALOG_VERSION] = ss.get(CATALOG_VERSION, 0) + 1
+
+
+def current_settings() -> PlanSettings:
+    return st.session_state[SETTINGS]
+
+
+def settings_key(settings: PlanSettings) -> tuple:
+    """Hashable, cache-friendly form of the settings."""
+    return tuple(sorted(settings.to_dict().items()))
+
+
+def run_is_current(record) -> bool:
+    """Does the last run match the current cohort, catalog and settings?"""
+    ss = st.session_state
+    return (
+        record is not None
+        and record.cohort_token == ss.get(COHORT_TOKEN)
+        and record.catalog_token == ss.get(CATALOG_TOKEN)
+        and record.settings == ss.get(SETTINGS)
+    )
+
+
+# --- ranges derived from the cohort and catalog -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Slider ranges for this cohort and catalog."""
+
+    customers: int
+    budget_max: float  # beyond this no plan for this cohort and catalog gains anything
+    budget_step: float
+    threshold_min: float
+    threshold_max: float
+    channels: frozenset[str]  # capacity groups some enabled action uses: "email", "push", "call"
+    premium: int
+    segments: dict[str, int]
+
+
+def _nice_ceiling(value: float) -> float:
+    """Smallest 1/2/5 x 10^k at or above value (at least 100)."""
+    value = max(value, 100.0)
+    magnitude = 10 ** math.floor(math.log10(value))
+    for factor in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if factor * magnitude >= value - 1e-9:
+            return float(factor * magnitude)
+    return float(10 * magnitude)
+
+
+def budget_step_for(upper: float) -> float:
+    for step in (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000):
+        if upper / step <= 800:
+            return float(step)
+    return 10000.0
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def slider_bounds(
+    cohort_token: str, catalog_token: str, _cohort: pd.DataFrame, _catalog: pd.DataFrame
+) -> Bounds:
+    """Ranges from the data: the budget slider ends where an unlimited plan stops spending (or where treating
+    everyone with their cheapest action costs more), so it spans both binding and slack budgets."""
+    cohort, catalog = _cohort, _catalog
+    actions = active_actions(catalog)
+    eligible = eligibility(cohort, actions)
+    cost = actions["cost"].to_numpy(dtype=float)
+    cheapest = np.where(eligible, cost[None, :], np.inf).min(axis=1) if eligible.size else np.array([])
+    cheapest_all = float(cheapest[np.isfinite(cheapest)].sum()) if cheapest.size else 0.0
+    unlimited = PlanSettings(
+        budget=1e9,
+        email_capacity=None,
+        push_capacity=None,
+        call_capacity=None,
+        min_high_risk=0.0,
+        min_premium=0.0,
+        max_saturation=1.0,
+        min_segment=0.0,
+    )
+    free = solve_plan(cohort, catalog, unlimited, diagnose=False)
+    free_spend = free.kpis.total_spend if free.kpis else 0.0
+    upper = _nice_ceiling(1.1 * max(free_spend, cheapest_all))
+    p = cohort["churn_probability"].to_numpy(dtype=float)
+    threshold_max = max(0.05, min(0.95, math.floor((p.max() - 1e-9) * 20) / 20)) if len(p) else 0.95
+    threshold_min = min(0.05, threshold_max)
+    subscription = cohort["subscription_type"].astype(str)
+    channels = frozenset(CAPACITY_OF_CHANNEL[c] for c in actions["channel"] if c in CAPACITY_OF_CHANNEL)
+    return Bounds(
+        customers=len(cohort),
+        budget_max=upper,
+        budget_step=budget_step_for(upper),
+        threshold_min=threshold_min,
+        threshold_max=threshold_max,
+        channels=channels,
+        premium=int(subscription.eq("Premium").sum()),
+        segments={str(k): int(v) for k, v in subscription.value_counts().sort_index().items()},
+    )
+
+
+# --- preflight ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Can these settings be met, before running? The least budget the policies need, and why not if not."""
+
+    minimum_budget: float | None
+    feasible: bool
+    message: str
+    conflict: str | None  # diagnosis text when no budget is enough
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def preflight(
+    cohort_token: str, catalog_token: str, key: tuple, _cohort: pd.DataFrame, _catalog: pd.DataFrame
+) -> Preflight:
+    settings = PlanSettings(**dict(key))
+    need = minimum_budget(_cohort, _catalog, settings)
+    conflict = None
+    if need.minimum_budget is None:
+        # The budget is not the problem: diagnose with an unlimited budget to name the conflicting rules.
+        probe = solve_plan(_cohort, _catalog, settings.with_changes(budget=1e9))
+        conflict = probe.diagnosis.message if probe.diagnosis else need.message
+    return Preflight(need.minimum_budget, need.feasible_at_current_budget, need.message, conflict)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_sweep(
+    cohort_token: str,
+    catalog_token: str,
+    key: tuple,
+    budgets: tuple[float, ...],
+    _cohort: pd.DataFrame,
+    _catalog: pd.DataFrame,
+) -> pd.DataFrame:
+    from optimizer import budget_sweep
+
+    return budget_sweep(_cohort, _catalog, PlanSettings(**dict(key)), list(budgets))

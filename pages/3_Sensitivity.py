@@ -1,0 +1,142 @@
+"""Sensitivity: net value, ROI, reach and churn prevented across weekly budgets; the knee of the curve."""
+
+import time
+
+import streamlit as st
+
+from app_lib import figures, insights, state, ui
+from app_lib.formatting import esc, money, percent
+from app_lib.page import require_cohort, setup
+from optimizer import to_csv_bytes
+
+context = setup("sensitivity", "Sensitivity")
+st.title("🔍 Budget sensitivity")
+st.caption(
+    "How much is more (or less) budget worth? Every scenario re-solves this week's plan with the sidebar's "
+    "capacities and policies; only the budget changes."
+)
+cohort = require_cohort(context)
+ss = st.session_state
+settings = context.settings
+bounds = state.slider_bounds(ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], cohort, context.catalog)
+check = state.preflight(
+    ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], state.settings_key(settings), cohort, context.catalog
+)
+
+# Defaults: from the least budget the policies need to where extra budget stops mattering, ~12 levels.
+default_low = float(check.minimum_budget or 0.0)
+default_low = float(int(default_low // bounds.budget_step) * bounds.budget_step)
+default_high = float(max(bounds.budget_max, default_low + bounds.budget_step))
+default_step = insights.nice_step(default_high - default_low, 12)
+ss.setdefault("sens_min", default_low)
+ss.setdefault("sens_max", default_high)
+ss.setdefault("sens_step", default_step)
+ss.setdefault("sens_threshold", 2.0)
+
+with st.form("sens_form"):
+    c1, c2, c3, c4 = st.columns(4)
+    c1.number_input(
+        "Minimum budget ($)", min_value=0.0, step=bounds.budget_step, format="%.0f", key="sens_min"
+    )
+    c2.number_input(
+        "Maximum budget ($)", min_value=0.0, step=bounds.budget_step, format="%.0f", key="sens_max"
+    )
+    c3.number_input("Step ($)", min_value=1.0, step=bounds.budget_step, format="%.0f", key="sens_step")
+    c4.number_input(
+        "Knee: net value per extra $1 below",
+        min_value=0.0,
+        step=0.5,
+        format="%.2f",
+        key="sens_threshold",
+        help="The knee is the budget after which one more dollar of budget returns less than this much net "
+        "value. $2 means: stop where an extra dollar no longer earns two.",
+    )
+    submitted = st.form_submit_button("🚀 Run sensitivity analysis", type="primary")
+
+try:
+    levels = insights.budget_levels(ss["sens_min"], ss["sens_max"], ss["sens_step"])
+    st.caption(
+        f"{len(levels)} scenarios: {esc(money(levels[0], cents=False))} to "
+        f"{esc(money(levels[-1], cents=False))}. "
+        f"The policies need at least {esc(money(check.minimum_budget))}; lower budgets show as infeasible."
+        if check.minimum_budget is not None
+        else f"{len(levels)} scenarios. No budget meets the current policies: relax them in the sidebar."
+    )
+except ValueError as error:
+    levels = None
+    st.error(esc(str(error)))
+
+if submitted and levels:
+    started = time.perf_counter()
+    sweep = state.cached_sweep(
+        ss[state.COHORT_TOKEN],
+        ss[state.CATALOG_TOKEN],
+        state.settings_key(settings),
+        tuple(levels),
+        cohort,
+        context.catalog,
+    )
+    ss["sens_result"] = {
+        "sweep": sweep,
+        "settings": settings,
+        "cohort_token": ss[state.COHORT_TOKEN],
+        "catalog_token": ss[state.CATALOG_TOKEN],
+        "seconds": time.perf_counter() - started,
+    }
+
+outcome = ss.get("sens_result")
+if outcome is None:
+    st.info("Set the range and click **🚀 Run sensitivity analysis**.")
+    st.stop()
+if (
+    outcome["settings"] != settings
+    or outcome["cohort_token"] != ss[state.COHORT_TOKEN]
+    or outcome["catalog_token"] != ss[state.CATALOG_TOKEN]
+):
+    st.warning("⚠️ Settings, catalog or data changed since this analysis: run it again to update.")
+
+sweep = outcome["sweep"]
+found = insights.sweep_insights(sweep, float(ss["sens_threshold"]))
+st.plotly_chart(
+    figures.sensitivity_grid(sweep, knee_budget=found.knee_budget, current_budget=outcome["settings"].budget),
+    key="sens_grid",
+)
+st.caption(f"{len(sweep)} scenarios solved in {outcome['seconds']:.2f} s.")
+
+st.subheader("💡 Key insights")
+cols = st.columns(4)
+cols[0].metric(
+    "Knee of the curve",
+    money(found.knee_budget, cents=False) if found.knee_budget is not None else "beyond range",
+    help=f"Last budget where each extra dollar still returned at least {money(found.threshold)} of net value",
+)
+cols[1].metric("Net value at the knee", money(found.knee_net_value))
+cols[2].metric(
+    "Maximum net value",
+    money(found.best_net_value),
+    delta=f"at {money(found.best_budget, cents=False)}" if found.best_budget is not None else None,
+    delta_color="off",
+    delta_arrow="off",
+)
+cols[3].metric("ROI at the maximum", percent(found.roi_at_best, 0))
+st.info(esc(found.sentence))
+
+st.subheader("📋 Scenario comparison")
+table = insights.scenario_table(sweep)
+ui.table(
+    table,
+    money=["Budget", "Total spend", "Retained CLV", "Net value"],
+    percent=["ROI"],
+    **{
+        "Customers": st.column_config.NumberColumn(format="%d"),
+        "Churn prevented": st.column_config.NumberColumn(format="%.2f"),
+    },
+)
+st.download_button(
+    "📥 Download sensitivity analysis results (CSV)",
+    data=to_csv_bytes(sweep),
+    file_name="budget_sensitivity.csv",
+    mime="text/csv",
+    key="sens_download",
+    on_click="ignore",
+)

@@ -1,0 +1,143 @@
+"""Action catalog: edit costs, uplifts, channels and eligibility; validate; reset, download, upload."""
+
+import streamlit as st
+
+from app_lib import state
+from app_lib.formatting import esc
+from app_lib.page import setup
+from optimizer import InputError, load_catalog, to_csv_bytes, validate_catalog
+from optimizer.catalog import CHANNELS, RISK_SEGMENTS, VALUE_SEGMENTS, unmatched_segments
+
+context = setup("catalog", "Action catalog")
+st.title("🧰 Action catalog")
+st.caption(
+    "What can be done for a customer, at what cost, with what expected uplift (churn reduction), through "
+    "which channel and for whom. Valid changes apply to the next run; action 0 is the 'No Action' baseline."
+)
+ss = st.session_state
+catalog = ss[state.CATALOG]
+st.markdown(f"Active catalog: **{esc(ss[state.CATALOG_LABEL])}** ({len(catalog)} actions).")
+
+
+def problems_table(error: InputError, table_rows: bool = False):
+    """Every problem as a row; `table_rows` numbers rows as the editor shows them (1 = first action)."""
+    shift = 1 if table_rows else 0
+    return [
+        {
+            "Row": str(p.row - shift) if p.row is not None else "",
+            "Column": p.column or "",
+            "Problem": p.message,
+        }
+        for p in error.problems
+    ]
+
+
+def _reset() -> None:
+    preset = state.PRESETS[state.DEFAULT_PRESET]
+    state.set_catalog(state.catalog_file(preset.catalog_file), preset.catalog_label)
+    ss[state.PRESET] = state.CUSTOM_PRESET
+    ss.pop("cat_problems", None)
+
+
+segments = ["all"]
+if context.cohort is not None:
+    segments += sorted(context.cohort["subscription_type"].astype(str).unique())
+segments += list(VALUE_SEGMENTS) + list(RISK_SEGMENTS)
+segments += [s for s in catalog["eligible_segment"].astype(str).unique() if s not in segments]
+
+# The editor edits a fixed base (its edits are stored relative to it); the base is the active catalog whenever
+# the editor starts afresh: first visit, after leaving the page, after reset/upload/preset.
+editor_key = f"cat_editor_{ss[state.CATALOG_VERSION]}"
+if editor_key not in ss or "cat_editor_base" not in ss:
+    ss["cat_editor_base"] = catalog
+edited = st.data_editor(
+    ss["cat_editor_base"],
+    key=editor_key,
+    num_rows="dynamic",
+    hide_index=True,
+    column_config={
+        "action_id": st.column_config.NumberColumn("ID", min_value=0, step=1, format="%d", required=True),
+        "action_name": st.column_config.TextColumn("Action", required=True, width="medium"),
+        "channel": st.column_config.SelectboxColumn("Channel", options=list(CHANNELS), required=True),
+        "cost": st.column_config.NumberColumn("Cost", min_value=0.0, format="dollar", required=True),
+        "uplift": st.column_config.NumberColumn(
+            "Uplift",
+            min_value=0.0,
+            max_value=1.0,
+            step=0.01,
+            format="%.2f",
+            required=True,
+            help="Expected reduction of churn probability as a fraction (0.08 = 8%)",
+        ),
+        "eligible_segment": st.column_config.SelectboxColumn(
+            "Eligible segment",
+            options=segments,
+            required=True,
+            help="'all', a subscription type, a value tier (high_value…) or a risk tier (high_risk…)",
+        ),
+        "min_clv": st.column_config.NumberColumn("Min CLV (exclusive)", min_value=0.0, format="dollar"),
+        "max_clv": st.column_config.NumberColumn("Max CLV (inclusive)", min_value=0.0, format="dollar"),
+        "description": st.column_config.TextColumn("Description", width="large"),
+        "enabled": st.column_config.CheckboxColumn("Enabled", default=True),
+    },
+)
+
+try:
+    validated = validate_catalog(edited, "action catalog")
+except InputError as error:
+    st.error(
+        f"⛔ The edited catalog has {len(error.problems)} problem(s); the last valid catalog stays in use."
+    )
+    st.dataframe(problems_table(error, table_rows=True), hide_index=True)
+    st.caption("Row numbers count the table's rows from 1.")
+else:
+    if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
+        state.set_catalog(validated, "edited catalog", restart_editor=False)
+        ss[state.PRESET] = state.CUSTOM_PRESET
+        st.success("✅ Changes saved: they apply to the next run.")
+    if context.cohort is not None:
+        for warning in unmatched_segments(context.cohort, validated):
+            st.warning("⚠️ " + esc(warning))
+
+left, middle, right = st.columns(3)
+left.button("↩️ Reset to the default catalog", on_click=_reset, key="cat_reset")
+middle.download_button(
+    "📥 Download catalog (CSV)",
+    data=to_csv_bytes(ss[state.CATALOG]),
+    file_name="action_catalog.csv",
+    mime="text/csv",
+    key="cat_download",
+    on_click="ignore",
+)
+with right:
+    upload = st.file_uploader("Upload a catalog CSV", type=["csv"], key="cat_upload")
+
+if upload is not None and ss.get("cat_uploaded") != upload.file_id:
+    ss["cat_uploaded"] = upload.file_id
+    try:
+        loaded = load_catalog(upload.getvalue(), upload.name)
+    except InputError as error:
+        ss["cat_problems"] = (upload.name, problems_table(error))
+    else:
+        ss.pop("cat_problems", None)
+        state.set_catalog(loaded, f"uploaded catalog ({upload.name})")
+        ss[state.PRESET] = state.CUSTOM_PRESET
+        st.rerun()
+if ss.get("cat_problems"):
+    name, rows = ss["cat_problems"]
+    st.error(f"⛔ {esc(name)} was not loaded: {len(rows)} problem(s). Fix them and upload again.")
+    st.dataframe(rows, hide_index=True)
+
+with st.expander("Column reference"):
+    st.markdown(
+        "- **action\\_id**: whole number, unique; 0 is 'No Action' (cost and uplift 0).\n"
+        "- **channel**: "
+        + esc(", ".join(CHANNELS))
+        + ". Email uses the email capacity; push and in\\_app share "
+        "the push/in-app capacity; call uses the call capacity.\n"
+        "- **cost**: dollars per customer; **uplift**: fraction of churn probability removed (0 to 1).\n"
+        "- **eligible\\_segment**: all, a subscription type (Free, Premium, …), high\\_value / "
+        "medium\\_value / low\\_value or high\\_risk / medium\\_risk / low\\_risk.\n"
+        "- **min\\_clv / max\\_clv**: optional CLV window, min\\_clv < CLV ≤ max\\_clv.\n"
+        "- **enabled**: untick to keep an action in the catalog without using it."
+    )
