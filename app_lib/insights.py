@@ -130,15 +130,15 @@ def budget_levels(low: float, high: float, step: float, limit: int = 60) -> list
 
 
 def nice_step(span: float, points: int = 12) -> float:
-    """A round step (1, 2, 2.5, 5 x 10^k) giving about `points` levels over `span`."""
+    """The largest round step (1, 2, 2.5, 5 x 10^k) giving at least `points` levels over `span`."""
     if span <= 0:
         return 1.0
     raw = span / max(points - 1, 1)
     magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (1, 2, 2.5, 5, 10):
-        if factor * magnitude >= raw - 1e-9:
+    for factor in (5, 2.5, 2, 1):
+        if factor * magnitude <= raw + 1e-9:
             return float(factor * magnitude)
-    return float(10 * magnitude)
+    return float(magnitude)
 
 
 def scenario_table(sweep: pd.DataFrame) -> pd.DataFrame:

@@ -162,7 +162,7 @@ def render(page: str) -> PlanSettings | None:
 
     sidebar.header("⚙️ Optimization settings")
     options = [state.DEFAULT_PRESET, state.REPORT_PRESET, state.CUSTOM_PRESET]
-    if ss.get(state.PRESET) not in options:
+    if ss.pop(state.PRESET_DIRTY, False) or ss.get(state.PRESET) not in options:
         ss[state.PRESET] = state.CUSTOM_PRESET
     sidebar.selectbox(
         "Preset",

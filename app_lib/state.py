@@ -34,6 +34,7 @@ LAST_RUN = "last_run"
 PREVIOUS_RUN = "previous_run"
 RUN_REQUESTED = "run_requested"
 PRESET = "sb_preset"
+PRESET_DIRTY = "preset_dirty"  # set by pages drawn after the sidebar; the sidebar then shows "Custom"
 
 DEFAULT_PRESET = "Default weekly plan"
 REPORT_PRESET = "Published report (2025-11-05)"

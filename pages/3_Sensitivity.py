@@ -1,5 +1,6 @@
 """Sensitivity: net value, ROI, reach and churn prevented across weekly budgets; the knee of the curve."""
 
+import math
 import time
 
 import streamlit as st
@@ -25,7 +26,7 @@ check = state.preflight(
 
 # Defaults: from the least budget the policies need to where extra budget stops mattering, ~12 levels.
 default_low = float(check.minimum_budget or 0.0)
-default_low = float(int(default_low // bounds.budget_step) * bounds.budget_step)
+default_low = float(math.ceil(round(default_low / bounds.budget_step, 9)) * bounds.budget_step)
 default_high = float(max(bounds.budget_max, default_low + bounds.budget_step))
 default_step = insights.nice_step(default_high - default_low, 12)
 ss.setdefault("sens_min", default_low)

@@ -93,8 +93,11 @@ except InputError as error:
 else:
     if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
         state.set_catalog(validated, "edited catalog", restart_editor=False)
-        ss[state.PRESET] = state.CUSTOM_PRESET
-        st.success("✅ Changes saved: they apply to the next run.")
+        ss[state.PRESET_DIRTY] = True
+        ss["cat_flash"] = "✅ Changes saved: they apply to the next run."
+        st.rerun()  # redraw the sidebar (preset, slider ranges, preflight) for the new catalog
+    if ss.get("cat_flash"):
+        st.success(ss.pop("cat_flash"))
     if context.cohort is not None:
         for warning in unmatched_segments(context.cohort, validated):
             st.warning("⚠️ " + esc(warning))
@@ -121,7 +124,8 @@ if upload is not None and ss.get("cat_uploaded") != upload.file_id:
     else:
         ss.pop("cat_problems", None)
         state.set_catalog(loaded, f"uploaded catalog ({upload.name})")
-        ss[state.PRESET] = state.CUSTOM_PRESET
+        ss[state.PRESET_DIRTY] = True
+        ss["cat_flash"] = f"✅ Loaded {esc(upload.name)}: it applies to the next run."
         st.rerun()
 if ss.get("cat_problems"):
     name, rows = ss["cat_problems"]

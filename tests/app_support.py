@@ -81,7 +81,7 @@ def all_text(at) -> str:
         "header",
     ):
         parts += texts(getattr(at, kind))
-    return "\n".join(parts).replace("\\", "")
+    return "\n".join(parts).replace("\\", "").replace("**", "")
 
 
 def metrics(at) -> dict[str, str]:

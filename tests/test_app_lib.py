@@ -134,7 +134,9 @@ def test_budget_levels_and_nice_step():
     with pytest.raises(ValueError, match="larger step"):
         insights.budget_levels(0, 10_000, 1)
     assert insights.nice_step(2750, 12) == 250
+    assert insights.nice_step(2860, 12) == 250
     assert insights.nice_step(1100, 12) == 100
+    assert len(insights.budget_levels(145, 3000, insights.nice_step(3000 - 145, 12))) >= 12
 
 
 def test_summaries_of_a_plan():
