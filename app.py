@@ -6,12 +6,12 @@ sidebar holds the settings and the Run button. Other pages live in `pages/`.
 
 import streamlit as st
 
-from app_lib import figures, state, tables
+from app_lib import figures, results_view, state, tables
 from app_lib.formatting import count, esc, money, percent, share
 from app_lib.page import require_cohort, setup
 
 context = setup("plan", "Plan")
-st.title("🎵 PlaylistPro Retention Optimizer")
+st.title(":material/music_note: PlaylistPro Retention Optimizer")
 st.caption(
     "Weekly retention planning: churn predictions in, the best budget- and policy-constrained plan out."
 )
@@ -20,25 +20,26 @@ ss = st.session_state
 settings = context.settings
 
 st.success(
-    f"✅ Loaded {len(cohort):,} customers with predictions and features from {esc(ss[state.COHORT_LABEL])}."
+    f"Loaded {len(cohort):,} customers with predictions and features from {esc(ss[state.COHORT_LABEL])}.",
+    icon=":material/check_circle:",
 )
 
 record = ss.get(state.LAST_RUN)
 if record is not None:
-    if state.run_is_current(record):
-        if record.result.kpis is not None:
-            k = record.result.kpis
-            st.info(
-                f"Last run: {k.customers_treated:,} customers treated for {esc(money(k.total_spend))}, "
-                f"net value **{esc(money(k.net_value))}**."
-            )
-        else:
-            st.warning("Last run: these settings cannot all be met. The Results page explains why.")
-    else:
-        st.warning("Settings changed since the last run: click **Run optimization** to update the plan.")
-    st.page_link("pages/2_Results.py", label="Open the results", icon="🎯")
+    st.subheader("Latest plan", divider="green")
+    if not state.run_is_current(record):
+        st.warning(
+            "Settings, catalog or data changed since this run: click **Run optimization** to update it.",
+            icon=":material/warning:",
+        )
+    results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN), heading=False)
+    st.page_link(
+        "pages/2_Results.py",
+        label="Open the full results: plan breakdown, constraint analysis, exports",
+        icon=":material/insights:",
+    )
 
-st.subheader("📊 Current week overview")
+st.subheader("Current week overview", divider="green")
 view = tables.overview(cohort, settings.high_risk_threshold)
 row = st.columns(4)
 row[0].metric("Total customers", count(view.customers), help="Customers in this week's cohort")
@@ -86,37 +87,46 @@ row[3].metric(
     help="Average number of playlists per customer",
 )
 
-st.subheader("📈 Customer analytics")
-risk_tab, segment_tab, mix_tab = st.tabs(["Risk distribution", "Segmentation", "Subscription mix"])
-with risk_tab:
-    left, right = st.columns([3, 1])
-    left.plotly_chart(figures.churn_histogram(cohort), key="plan_histogram")
-    breakdown = tables.risk_breakdown(cohort)
-    right.markdown("**Risk breakdown**")
-    right.metric("Low risk (≤ 30%)", count(breakdown["Low"]))
-    right.metric("Medium risk (30–70%)", count(breakdown["Medium"]))
-    right.metric("High risk (> 70%)", count(breakdown["High"]))
-    right.info("💡 Tiers follow the churn model's probabilities: Low up to 30%, High above 70%.")
-with segment_tab:
-    left, right = st.columns([3, 2])
-    left.plotly_chart(figures.risk_value_heatmap(cohort), key="plan_heatmap")
-    right.markdown("**Strategy guide**")
-    right.markdown(
-        "- 🟢 **High value + high risk**: priority for retention calls and premium offers "
-        "(most CLV at stake).\n"
-        "- 🟠 **Low value + high risk**: cost-efficient email campaigns.\n"
-        "- 🟡 **High value + low risk**: minimal intervention; nurture.\n"
-        "- ⚪ **Low value + low risk**: usually no action."
-    )
-    right.caption("Value tiers: Low CLV up to \\$150, Medium up to \\$300, High above \\$300.")
-with mix_tab:
-    left, right = st.columns([1, 1])
-    left.plotly_chart(figures.subscription_pie(cohort), key="plan_pie")
-    right.plotly_chart(figures.churn_by_subscription(cohort), key="plan_churn_by_type")
-    by_type = tables.churn_by_type(cohort)
-    if len(by_type):
-        top = by_type.iloc[0]
-        right.caption(
-            f"{esc(top['Subscription'])} customers show the highest average churn probability "
-            f"({percent(100 * top['avg_churn'])})."
+st.subheader("Customer analytics", divider="green")
+risk_tab, segment_tab, mix_tab = st.tabs(
+    ["Risk distribution", "Segmentation", "Subscription mix"], key="plan_tabs", on_change="rerun"
+)
+# Only the open tab is computed and drawn.
+if risk_tab.open:
+    with risk_tab:
+        left, right = st.columns([3, 1])
+        left.plotly_chart(figures.churn_histogram(cohort), key="plan_histogram")
+        breakdown = tables.risk_breakdown(cohort)
+        right.markdown("**Risk breakdown**")
+        right.metric("Low risk (≤ 30%)", count(breakdown["Low"]))
+        right.metric("Medium risk (30–70%)", count(breakdown["Medium"]))
+        right.metric("High risk (> 70%)", count(breakdown["High"]))
+        right.info(
+            "Tiers follow the churn model's probabilities: Low up to 30%, High above 70%.",
+            icon=":material/lightbulb:",
         )
+if segment_tab.open:
+    with segment_tab:
+        left, right = st.columns([3, 2])
+        left.plotly_chart(figures.risk_value_heatmap(cohort), key="plan_heatmap")
+        right.markdown("**Strategy guide**")
+        right.markdown(
+            "- :green[:material/circle:] **High value + high risk**: priority for retention calls and "
+            "premium offers (most CLV at stake).\n"
+            "- :orange[:material/circle:] **Low value + high risk**: cost-efficient email campaigns.\n"
+            "- :blue[:material/circle:] **High value + low risk**: minimal intervention; nurture.\n"
+            "- :gray[:material/circle:] **Low value + low risk**: usually no action."
+        )
+        right.caption("Value tiers: Low CLV up to \\$150, Medium up to \\$300, High above \\$300.")
+if mix_tab.open:
+    with mix_tab:
+        left, right = st.columns([1, 1])
+        left.plotly_chart(figures.subscription_pie(cohort), key="plan_pie")
+        right.plotly_chart(figures.churn_by_subscription(cohort), key="plan_churn_by_type")
+        by_type = tables.churn_by_type(cohort)
+        if len(by_type):
+            top = by_type.iloc[0]
+            right.caption(
+                f"{esc(top['Subscription'])} customers show the highest average churn probability "
+                f"({percent(100 * top['avg_churn'])})."
+            )

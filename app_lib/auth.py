@@ -73,7 +73,7 @@ def require_access() -> str:
     if mode == "password":
         if st.session_state.get(AUTH_OK):
             return mode
-        st.title("🎵 PlaylistPro Retention Optimizer")
+        st.title(":material/music_note: PlaylistPro Retention Optimizer")
         st.info("This dashboard shows customer data. Enter the team password to continue.")
         with st.form("auth_form"):
             st.text_input("Password", type="password", key=PASSWORD_INPUT)
@@ -87,7 +87,7 @@ def require_access() -> str:
         st.error(f"Sign-in is configured but not available here ({type(error).__name__}). No data is shown.")
         st.stop()
     if not logged_in:
-        st.title("🎵 PlaylistPro Retention Optimizer")
+        st.title(":material/music_note: PlaylistPro Retention Optimizer")
         st.info("This dashboard shows customer data. Log in to continue.")
         try:
             st.button("Log in", on_click=st.login, type="primary")
@@ -103,8 +103,10 @@ def sign_out() -> None:
 
 def render_access_note(mode: str) -> None:
     if mode == "open":
-        st.sidebar.caption("🔓 Open access: no password is set (local use). See README to require one.")
+        st.sidebar.caption(
+            ":material/lock_open: Open access: no password is set (local use). See README to require one."
+        )
     elif mode == "password":
-        st.sidebar.button("🔒 Sign out", key="auth_sign_out", on_click=sign_out)
+        st.sidebar.button("Sign out", icon=":material/lock:", key="auth_sign_out", on_click=sign_out)
     else:
-        st.sidebar.button("🔒 Log out", key="auth_logout", on_click=st.logout)
+        st.sidebar.button("Log out", icon=":material/lock:", key="auth_logout", on_click=st.logout)

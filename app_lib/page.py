@@ -22,7 +22,11 @@ class PageContext:
 
 def setup(page: str, title: str) -> PageContext:
     """Configure the page, stop unless access is granted, initialize state and draw the sidebar."""
-    st.set_page_config(page_title=f"{title} · PlaylistPro Retention Optimizer", page_icon="🎵", layout="wide")
+    st.set_page_config(
+        page_title=f"{title} · PlaylistPro Retention Optimizer",
+        page_icon=":material/music_note:",
+        layout="wide",
+    )
     mode = auth.require_access()
     state.init_state()
     settings = sidebar.render(page)
@@ -40,6 +44,10 @@ def require_cohort(context: PageContext) -> pd.DataFrame:
         "Unable to load customer data. The bundled 250-customer files (data/prediction\\_250.csv and "
         "data/test\\_250.csv) are not available" + (": " + esc("; ".join(problems)) if problems else ".")
     )
-    st.page_link("pages/5_Data.py", label="Upload predictions and features on the Data page", icon="📂")
+    st.page_link(
+        "pages/5_Data.py",
+        label="Upload predictions and features on the Data page",
+        icon=":material/database:",
+    )
     st.stop()
     raise AssertionError("unreachable")

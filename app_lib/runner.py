@@ -24,11 +24,11 @@ from optimizer import (
 )
 
 STAGES = (
-    (0.2, "📋 Preparing customer data…"),
-    (0.4, "🔧 Building the optimization model…"),
-    (0.6, "🚀 Solving the model…"),
-    (0.8, "🎯 Analysing constraints and marginal values…"),
-    (0.9, "📥 Building the export files…"),
+    (0.2, ":material/fact_check: Preparing customer data…"),
+    (0.4, ":material/build: Building the optimization model…"),
+    (0.6, ":material/rocket_launch: Solving the model…"),
+    (0.8, ":material/rule: Analysing the constraints…"),
+    (0.9, ":material/download: Building the export files…"),
 )
 
 
@@ -47,10 +47,20 @@ class RunRecord:
     seconds: float
     high_risk_customers: int
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    finished_at: dt.datetime = field(default_factory=dt.datetime.now)
+    number: int = 1  # the session's run counter
+    cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
+    catalog: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def status(self) -> str:
         return self.result.status
+
+    def ensure_marginal(self) -> pd.DataFrame | None:
+        """Marginal values of this run's limits, computed on first use (they take several re-solves)."""
+        if self.marginal is None and self.result.has_plan and self.cohort is not None:
+            self.marginal = marginal_values(self.cohort, self.catalog, self.settings)
+        return self.marginal
 
 
 def run_plan(
@@ -64,8 +74,10 @@ def run_plan(
     catalog_label: str = "",
     plan_date: dt.date | None = None,
     progress: Callable[[float, str], None] | None = None,
+    with_marginal: bool = True,
 ) -> RunRecord:
-    """Solve the week's plan; when there is a plan also compute marginal values and the export files."""
+    """Solve the week's plan; when there is a plan also build the export files and (unless
+    `with_marginal` is False: the app computes them after showing the plan) the marginal values."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -84,11 +96,12 @@ def run_plan(
     marginal = None
     exports = None
     if result.has_plan:
-        marginal = marginal_values(cohort, catalog, settings, problem=problem)
+        if with_marginal:
+            marginal = marginal_values(cohort, catalog, settings, problem=problem)
         stage(4)
         exports = build_exports(result.assignments, plan_date=plan_date)
     seconds = time.perf_counter() - started
-    report(1.0, f"✅ Optimization complete in {seconds:.2f} s")
+    report(1.0, f":material/check_circle: Optimization complete in {seconds:.2f} s")
     return RunRecord(
         settings=settings,
         cohort_token=cohort_token,
@@ -101,4 +114,6 @@ def run_plan(
         seconds=seconds,
         high_risk_customers=high_risk,
         stage_seconds=timings,
+        cohort=cohort,
+        catalog=catalog,
     )

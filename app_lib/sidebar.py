@@ -18,11 +18,11 @@ from optimizer import PlanSettings
 from optimizer.model import policy_count, saturation_count
 
 PAGES = (
-    ("plan", "app.py", "Plan", "🏠"),
-    ("results", "pages/2_Results.py", "Results", "🎯"),
-    ("sensitivity", "pages/3_Sensitivity.py", "Sensitivity", "🔍"),
-    ("catalog", "pages/4_Action_Catalog.py", "Action catalog", "🧰"),
-    ("data", "pages/5_Data.py", "Data", "📂"),
+    ("plan", "app.py", "Plan", ":material/home:"),
+    ("results", "pages/2_Results.py", "Results", ":material/insights:"),
+    ("sensitivity", "pages/3_Sensitivity.py", "Sensitivity", ":material/query_stats:"),
+    ("catalog", "pages/4_Action_Catalog.py", "Action catalog", ":material/category:"),
+    ("data", "pages/5_Data.py", "Data", ":material/database:"),
 )
 RESULTS_PAGE = "pages/2_Results.py"
 
@@ -48,7 +48,7 @@ RATE_KEYS = {
 }
 
 
-def _snap_budget(value: float, bounds: state.Bounds) -> float:
+def snap_budget(value: float, bounds: state.Bounds) -> float:
     """Round a budget up to the slider's step (a larger budget never breaks feasibility)."""
     step = bounds.budget_step
     return float(math.ceil(round(value / step, 9)) * step)
@@ -56,7 +56,7 @@ def _snap_budget(value: float, bounds: state.Bounds) -> float:
 
 def budget_slider_max(bounds: state.Bounds, settings: PlanSettings) -> float:
     """The budget slider's end: the data-derived maximum, extended if a preset or suggestion asks for more."""
-    return max(bounds.budget_max, _snap_budget(settings.budget, bounds))
+    return max(bounds.budget_max, snap_budget(settings.budget, bounds))
 
 
 def widget_values(settings: PlanSettings, bounds: state.Bounds) -> dict:
@@ -145,7 +145,7 @@ def render(page: str) -> PlanSettings | None:
     """Draw the sidebar for `page`; run the optimization when asked. Returns the current settings."""
     ss = st.session_state
     sidebar = st.sidebar
-    sidebar.markdown("## 🎵 PlaylistPro")
+    sidebar.markdown("## :material/music_note: PlaylistPro")
     navigation()
     sidebar.divider()
     cohort = ss.get(state.COHORT)
@@ -160,7 +160,7 @@ def render(page: str) -> PlanSettings | None:
         ss[key] = value
     n = bounds.customers
 
-    sidebar.header("⚙️ Optimization settings")
+    sidebar.header(":material/settings: Optimization settings")
     options = [state.DEFAULT_PRESET, state.REPORT_PRESET, state.CUSTOM_PRESET]
     if ss.pop(state.PRESET_DIRTY, False) or ss.get(state.PRESET) not in options:
         ss[state.PRESET] = state.CUSTOM_PRESET
@@ -173,7 +173,7 @@ def render(page: str) -> PlanSettings | None:
         "reproduces the report's baseline; moving any control switches to 'Custom'.",
     )
 
-    sidebar.subheader("💰 Budget & capacity")
+    sidebar.subheader("Budget & capacity")
     sidebar.slider(
         "Weekly budget ($)",
         min_value=0.0,
@@ -211,7 +211,7 @@ def render(page: str) -> PlanSettings | None:
         elif ss[key] >= n:
             sidebar.caption("No limit.")
 
-    sidebar.subheader("🎯 Policy constraints")
+    sidebar.subheader("Policy constraints")
     p = cohort["churn_probability"].to_numpy(dtype=float)
     sidebar.slider(
         "High-risk threshold (churn probability)",
@@ -290,9 +290,12 @@ def render(page: str) -> PlanSettings | None:
         )
 
     _preflight(cohort, catalog, settings, bounds)
-    clicked = sidebar.button("🚀 Run optimization", type="primary", key=RUN, width="stretch")
+    clicked = sidebar.button(
+        "Run optimization", icon=":material/rocket_launch:", type="primary", key=RUN, width="stretch"
+    )
     if clicked or ss.pop(state.RUN_REQUESTED, False):
         _run(cohort, catalog, ss[state.SETTINGS], page)
+    latest_run_summary(page)
     return ss[state.SETTINGS]
 
 
@@ -303,17 +306,25 @@ def _preflight(cohort, catalog, settings: PlanSettings, bounds: state.Bounds) ->
     )
     sidebar = st.sidebar
     if check.minimum_budget is None:
-        sidebar.error("⛔ No budget can meet these settings. " + esc(check.conflict or check.message))
+        sidebar.error(
+            "No budget can meet these settings. " + esc(check.conflict or check.message),
+            icon=":material/block:",
+        )
     elif check.feasible:
-        sidebar.caption(
-            f"✅ Minimum budget for these policies: **{esc(money(check.minimum_budget))}**; "
-            f"your {esc(money(settings.budget, cents=False))} covers it."
+        # The bar shows how much of the budget the policies alone claim (the rest is free for the best
+        # customers); drawing it up front also loads the progress widget the Run button uses.
+        share = check.minimum_budget / settings.budget if settings.budget > 0 else 0.0
+        sidebar.progress(
+            min(max(share, 0.0), 1.0),
+            text=f"Policies need **{esc(money(check.minimum_budget))}** of your "
+            f"{esc(money(settings.budget, cents=False))} budget",
         )
     else:
-        target = _snap_budget(check.minimum_budget, bounds)
+        target = snap_budget(check.minimum_budget, bounds)
         sidebar.warning(
-            f"⚠️ These policies need at least **{esc(money(check.minimum_budget))}**; the budget is "
-            f"{esc(money(settings.budget, cents=False))}. Raise the budget or lower the coverage policies."
+            f"These policies need at least **{esc(money(check.minimum_budget))}**; the budget is "
+            f"{esc(money(settings.budget, cents=False))}. Raise the budget or lower the coverage policies.",
+            icon=":material/warning:",
         )
         sidebar.button(
             f"Raise budget to {money(target, cents=False)}",
@@ -324,6 +335,8 @@ def _preflight(cohort, catalog, settings: PlanSettings, bounds: state.Bounds) ->
 
 
 def _run(cohort, catalog, settings: PlanSettings, page: str) -> None:
+    """Run in place: the page drawn after the sidebar shows the new plan (no page switch, which would make
+    the browser rebuild the whole page and double the time to results)."""
     ss = st.session_state
     bar = st.sidebar.progress(0.0, text="Starting…")
     record = run_plan(
@@ -335,9 +348,38 @@ def _run(cohort, catalog, settings: PlanSettings, page: str) -> None:
         cohort_label=ss.get(state.COHORT_LABEL, ""),
         catalog_label=ss.get(state.CATALOG_LABEL, ""),
         progress=lambda fraction, text: bar.progress(fraction, text=text),
+        with_marginal=False,  # computed by the Results page after the plan is on screen
     )
     if ss.get(state.LAST_RUN) is not None:
         ss[state.PREVIOUS_RUN] = ss[state.LAST_RUN]
+        record.number = ss[state.LAST_RUN].number + 1
     ss[state.LAST_RUN] = record
+    if page not in ("plan", "results"):
+        k = record.result.kpis
+        st.toast(
+            f"Plan ready: net value {esc(money(k.net_value))}. Open Results for the details."
+            if k is not None
+            else "These settings cannot all be met: open Results for the diagnosis.",
+            icon=":material/check_circle:" if k is not None else ":material/block:",
+        )
+
+
+def latest_run_summary(page: str) -> None:
+    """One line under the Run button on every page: the latest plan, and whether it is out of date."""
+    ss = st.session_state
+    record = ss.get(state.LAST_RUN)
+    if record is None:
+        return
+    k = record.result.kpis
+    if k is not None:
+        text = (
+            f"Latest plan: **{esc(money(k.net_value))}** net value, {k.customers_treated:,} customers, "
+            f"{esc(money(k.total_spend))} spent."
+        )
+    else:
+        text = "Latest run: these settings cannot all be met."
+    if not state.run_is_current(record):
+        text += " :orange[Settings changed since: run again.]"
+    st.sidebar.caption(text)
     if page != "results":
-        st.switch_page(RESULTS_PAGE)
+        st.sidebar.page_link(RESULTS_PAGE, label="Open the results", icon=":material/insights:")

@@ -43,6 +43,17 @@ def overview(cohort: pd.DataFrame, high_risk_threshold: float) -> Overview:
     )
 
 
+def roi_grade(roi_pct: float | None) -> str | None:
+    """The guide's reading of ROI: 200%+ excellent, 100-200% good, 50-100% acceptable, below concerning."""
+    if roi_pct is None:
+        return None
+    if roi_pct >= 200:
+        return "excellent"
+    if roi_pct >= 100:
+        return "good"
+    return "acceptable" if roi_pct >= 50 else "concerning"
+
+
 def risk_breakdown(cohort: pd.DataFrame) -> dict[str, int]:
     """Customers per risk tier: Low (p <= 0.3), Medium (0.3-0.7), High (> 0.7)."""
     counts = cohort["risk_tier"].value_counts()

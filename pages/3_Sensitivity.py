@@ -11,7 +11,7 @@ from app_lib.page import require_cohort, setup
 from optimizer import to_csv_bytes
 
 context = setup("sensitivity", "Sensitivity")
-st.title("🔍 Budget sensitivity")
+st.title(":material/query_stats: Budget sensitivity")
 st.caption(
     "How much is more (or less) budget worth? Every scenario re-solves this week's plan with the sidebar's "
     "capacities and policies; only the budget changes."
@@ -52,7 +52,9 @@ with st.form("sens_form"):
         help="The knee is the budget after which one more dollar of budget returns less than this much net "
         "value. $2 means: stop where an extra dollar no longer earns two.",
     )
-    submitted = st.form_submit_button("🚀 Run sensitivity analysis", type="primary")
+    submitted = st.form_submit_button(
+        "Run sensitivity analysis", icon=":material/rocket_launch:", type="primary"
+    )
 
 try:
     levels = insights.budget_levels(ss["sens_min"], ss["sens_max"], ss["sens_step"])
@@ -87,14 +89,17 @@ if submitted and levels:
 
 outcome = ss.get("sens_result")
 if outcome is None:
-    st.info("Set the range and click **🚀 Run sensitivity analysis**.")
+    st.info("Set the range and click **Run sensitivity analysis**.", icon=":material/info:")
     st.stop()
 if (
     outcome["settings"] != settings
     or outcome["cohort_token"] != ss[state.COHORT_TOKEN]
     or outcome["catalog_token"] != ss[state.CATALOG_TOKEN]
 ):
-    st.warning("⚠️ Settings, catalog or data changed since this analysis: run it again to update.")
+    st.warning(
+        "Settings, catalog or data changed since this analysis: run it again to update.",
+        icon=":material/warning:",
+    )
 
 sweep = outcome["sweep"]
 found = insights.sweep_insights(sweep, float(ss["sens_threshold"]))
@@ -104,7 +109,7 @@ st.plotly_chart(
 )
 st.caption(f"{len(sweep)} scenarios solved in {outcome['seconds']:.2f} s.")
 
-st.subheader("💡 Key insights")
+st.subheader("Key insights", divider="green")
 cols = st.columns(4)
 cols[0].metric(
     "Knee of the curve",
@@ -120,9 +125,9 @@ cols[2].metric(
     delta_arrow="off",
 )
 cols[3].metric("ROI at the maximum", percent(found.roi_at_best, 0))
-st.info(esc(found.sentence))
+st.info(esc(found.sentence), icon=":material/lightbulb:")
 
-st.subheader("📋 Scenario comparison")
+st.subheader("Scenario comparison", divider="green")
 table = insights.scenario_table(sweep)
 ui.table(
     table,
@@ -134,7 +139,8 @@ ui.table(
     },
 )
 st.download_button(
-    "📥 Download sensitivity analysis results (CSV)",
+    "Download sensitivity analysis results (CSV)",
+    icon=":material/download:",
     data=to_csv_bytes(sweep),
     file_name="budget_sensitivity.csv",
     mime="text/csv",

@@ -9,7 +9,7 @@ from optimizer import InputError, load_catalog, to_csv_bytes, validate_catalog
 from optimizer.catalog import CHANNELS, RISK_SEGMENTS, VALUE_SEGMENTS, unmatched_segments
 
 context = setup("catalog", "Action catalog")
-st.title("🧰 Action catalog")
+st.title(":material/category: Action catalog")
 st.caption(
     "What can be done for a customer, at what cost, with what expected uplift (churn reduction), through "
     "which channel and for whom. Valid changes apply to the next run; action 0 is the 'No Action' baseline."
@@ -85,27 +85,26 @@ edited = st.data_editor(
 try:
     validated = validate_catalog(edited, "action catalog")
 except InputError as error:
-    st.error(
-        f"⛔ The edited catalog has {len(error.problems)} problem(s); the last valid catalog stays in use."
-    )
+    st.error(f"The edited catalog has {len(error.problems)} problem(s); the last valid catalog stays in use.")
     st.dataframe(problems_table(error, table_rows=True), hide_index=True)
     st.caption("Row numbers count the table's rows from 1.")
 else:
     if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
         state.set_catalog(validated, "edited catalog", restart_editor=False)
         ss[state.PRESET_DIRTY] = True
-        ss["cat_flash"] = "✅ Changes saved: they apply to the next run."
+        ss["cat_flash"] = "Changes saved: they apply to the next run."
         st.rerun()  # redraw the sidebar (preset, slider ranges, preflight) for the new catalog
     if ss.get("cat_flash"):
-        st.success(ss.pop("cat_flash"))
+        st.success(ss.pop("cat_flash"), icon=":material/check_circle:")
     if context.cohort is not None:
         for warning in unmatched_segments(context.cohort, validated):
-            st.warning("⚠️ " + esc(warning))
+            st.warning(esc(warning), icon=":material/warning:")
 
 left, middle, right = st.columns(3)
-left.button("↩️ Reset to the default catalog", on_click=_reset, key="cat_reset")
+left.button("Reset to the default catalog", icon=":material/undo:", on_click=_reset, key="cat_reset")
 middle.download_button(
-    "📥 Download catalog (CSV)",
+    "Download catalog (CSV)",
+    icon=":material/download:",
     data=to_csv_bytes(ss[state.CATALOG]),
     file_name="action_catalog.csv",
     mime="text/csv",
@@ -125,11 +124,14 @@ if upload is not None and ss.get("cat_uploaded") != upload.file_id:
         ss.pop("cat_problems", None)
         state.set_catalog(loaded, f"uploaded catalog ({upload.name})")
         ss[state.PRESET_DIRTY] = True
-        ss["cat_flash"] = f"✅ Loaded {esc(upload.name)}: it applies to the next run."
+        ss["cat_flash"] = f"Loaded {esc(upload.name)}: it applies to the next run."
         st.rerun()
 if ss.get("cat_problems"):
     name, rows = ss["cat_problems"]
-    st.error(f"⛔ {esc(name)} was not loaded: {len(rows)} problem(s). Fix them and upload again.")
+    st.error(
+        f"{esc(name)} was not loaded: {len(rows)} problem(s). Fix them and upload again.",
+        icon=":material/block:",
+    )
     st.dataframe(rows, hide_index=True)
 
 with st.expander("Column reference"):

@@ -10,11 +10,14 @@ from app_lib.page import setup
 from optimizer import InputError, load_cohort, to_csv_bytes
 
 context = setup("data", "Data")
-st.title("📂 Customer data")
+st.title(":material/database: Customer data")
 ss = st.session_state
 
 if context.cohort is not None:
-    st.success(f"✅ In use: {len(context.cohort):,} customers from {esc(ss[state.COHORT_LABEL])}.")
+    st.success(
+        f"In use: {len(context.cohort):,} customers from {esc(ss[state.COHORT_LABEL])}.",
+        icon=":material/check_circle:",
+    )
 else:
     st.error(
         "No customer data is loaded: the bundled files are missing. Upload predictions and features below."
@@ -62,7 +65,8 @@ features = right.file_uploader(
     "num_playlists_created, clv.",
 )
 if st.button(
-    "✅ Validate and use these files",
+    "Validate and use these files",
+    icon=":material/task_alt:",
     type="primary",
     disabled=not (predictions and features),
     key="data_load",
@@ -84,12 +88,12 @@ if st.button(
 problems = ss.get("data_problems")
 if problems is not None and len(problems):
     st.error(
-        f"⛔ The files were not loaded: {len(problems)} problem(s). Rows are numbered as in a spreadsheet "
+        f"The files were not loaded: {len(problems)} problem(s). Rows are numbered as in a spreadsheet "
         "(the header is row 1). The data in use did not change."
     )
     st.dataframe(problems, hide_index=True, key="data_problems_table")
 
-st.button("↩️ Use the bundled data", on_click=_use_bundled, key="data_bundled")
+st.button("Use the bundled data", icon=":material/undo:", on_click=_use_bundled, key="data_bundled")
 if ss.get("data_bundled_problems"):
     st.error("The bundled data cannot be loaded: " + esc("; ".join(ss["data_bundled_problems"])))
 

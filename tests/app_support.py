@@ -81,6 +81,7 @@ def all_text(at) -> str:
         "header",
     ):
         parts += texts(getattr(at, kind))
+    parts += [e.proto.text for e in at.get("progress")]
     return "\n".join(parts).replace("\\", "").replace("**", "")
 
 

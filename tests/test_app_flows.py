@@ -26,14 +26,17 @@ def test_run_with_defaults_shows_the_core_kpis():
     cohort = app_support.reference_cohort()
     direct = solve_plan(cohort, load_catalog(), PlanSettings()).kpis
     at = run_from(app_session("plan").run())
-    assert "Optimization results" in at.title[0].value, "Run opens the Results page"
-    shown = metrics(at)
-    assert shown["Customers treated"] == f"{direct.customers_treated:,}"
-    assert shown["Weekly spend"] == money(direct.total_spend)
-    assert shown["Expected churn prevented"] == f"{direct.expected_churn_reduction:,.1f} customers"
-    assert shown["Expected retained CLV"] == money(direct.expected_retained_clv)
-    assert shown["ROI"] == percent(direct.roi_pct, 0)
-    assert f"Net value: {money(direct.net_value)}" in net_value_text(at)
+    for page in ("plan", "results"):  # the plan appears in place on the Plan page, in full on Results
+        if page == "results":
+            at.switch_page(app_support.PAGES["results"]).run()
+            assert "Optimization results" in at.title[0].value
+        shown = metrics(at)
+        assert shown["Customers treated"] == f"{direct.customers_treated:,}"
+        assert shown["Weekly spend"] == money(direct.total_spend)
+        assert shown["Churn prevented (customers)"] == f"{direct.expected_churn_reduction:,.1f}"
+        assert shown["Expected retained CLV"] == money(direct.expected_retained_clv)
+        assert shown["ROI"] == percent(direct.roi_pct, 0)
+        assert f"Net value: {money(direct.net_value)}" in net_value_text(at)
     record = at.session_state[state.LAST_RUN]
     assert record.result.kpis.net_value == pytest.approx(direct.net_value, abs=1e-6)
     assert [t.label for t in at.tabs] == ["By action", "By segment", "By channel", "Top customers"]
@@ -48,7 +51,9 @@ def test_changing_the_budget_changes_the_plan():
     at = run_from(app_session("plan").run())
     first = at.session_state[state.LAST_RUN].result
     at.sidebar.slider(key="sb_budget").set_value(400.0).run()
-    assert "out of date" in all_text(at), "results are marked stale when settings change"
+    assert "changed since this run" in all_text(at), "the plan is marked stale when settings change"
+    at.switch_page(app_support.PAGES["results"]).run()
+    assert "out of date" in all_text(at)
     run_from(at)
     second = at.session_state[state.LAST_RUN].result
     assert second.settings.budget == 400.0
@@ -93,7 +98,7 @@ def test_raise_budget_button_in_the_preflight():
     at.sidebar.slider(key="sb_budget").set_value(100.0).run()
     at.sidebar.button(key="sb_raise_budget").click().run()
     assert at.session_state[state.SETTINGS].budget >= 142.0
-    assert "Minimum budget for these policies" in all_text(at)
+    assert "Policies need $142.00 of your" in all_text(at)
 
 
 def test_report_preset_reproduces_the_published_baseline():

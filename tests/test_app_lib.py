@@ -74,7 +74,7 @@ def test_capacity_at_cohort_size_means_no_limit():
 def test_budget_slider_extends_to_a_larger_stored_budget():
     assert sidebar.budget_slider_max(BOUNDS, PlanSettings(budget=100)) == 3000
     assert sidebar.budget_slider_max(BOUNDS, PlanSettings(budget=4321)) == 4325
-    assert sidebar._snap_budget(141.2, BOUNDS) == 145 and sidebar._snap_budget(145, BOUNDS) == 145
+    assert sidebar.snap_budget(141.2, BOUNDS) == 145 and sidebar.snap_budget(145, BOUNDS) == 145
 
 
 def test_budget_step_keeps_the_slider_fine_grained():

@@ -61,7 +61,7 @@ def test_plan_page_shows_the_eight_overview_kpis_and_three_tabs():
     assert shown["High risk (> 70%)"] == str(tiers.get("High", 0))
     assert [t.label for t in at.tabs] == ["Risk distribution", "Segmentation", "Subscription mix"]
     assert "Loaded 250 customers" in all_text(at)
-    assert "Minimum budget for these policies" in all_text(at)
+    assert "Policies need $142.00 of your" in all_text(at)
 
 
 def test_missing_bundled_data_is_explained_on_every_page(monkeypatch, tmp_path):

@@ -1,0 +1,131 @@
+"""The outcome of a run as both the Plan and the Results pages show it: the 5 KPIs with deltas and the
+net-value highlight, or the infeasibility diagnosis with a one-click fix."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app_lib import sidebar
+from app_lib.formatting import count, esc, money, percent, signed_money
+from app_lib.runner import RunRecord
+from app_lib.tables import roi_grade
+
+
+def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool = True) -> bool:
+    """Draw the run's headline (under a 'Key performance indicators' heading unless `heading` is False).
+    Returns True when there is a plan to show in detail."""
+    ss = st.session_state
+    result = record.result
+    if result.status == "infeasible":
+        diagnosis = result.diagnosis
+        st.error(
+            "**These settings cannot all be met**, so there is no plan this week.", icon=":material/block:"
+        )
+        if diagnosis is not None:
+            st.markdown("**Why:** " + esc(diagnosis.message))
+            st.markdown("**Conflicting constraints:**")
+            st.markdown("\n".join(f"- {esc(label)}" for label in diagnosis.conflicting))
+            if diagnosis.suggestions:
+                st.markdown("**Any one of these changes makes the plan feasible:**")
+                st.markdown("\n".join(f"- {esc(s.text)}" for s in diagnosis.suggestions))
+            if diagnosis.nearest is not None:
+                nearest = diagnosis.nearest
+                bounds = ss.get(sidebar.BOUNDS)
+                if bounds is not None and nearest.budget != record.settings.budget:
+                    nearest = nearest.with_changes(budget=sidebar.snap_budget(nearest.budget, bounds))
+                st.button(
+                    "Apply the nearest feasible settings and run",
+                    icon=":material/auto_fix_high:",
+                    type="primary",
+                    key="res_apply_nearest",
+                    on_click=sidebar.request_run_with,
+                    args=(nearest,),
+                    help="Changes only the first suggested setting and runs the optimization again.",
+                )
+            else:
+                st.info(
+                    "No single setting change is enough: relax several policies in the sidebar, then run "
+                    "again."
+                )
+        return False
+
+    if not result.has_plan:
+        st.error(
+            f"The solver stopped without a plan (status: {esc(result.status)}). Try again or relax the "
+            "settings."
+        )
+        return False
+
+    st.caption(
+        # (no "hh:mm:ss": a second colon pair would load the browser's emoji parser, ~1 s on first use)
+        f"Plan #{record.number} computed at {record.finished_at:%H:%M} in {record.seconds:.2f} s "
+        f"(budget {esc(money(record.settings.budget, cents=False))})."
+    )
+    k = result.kpis
+    previous_k = previous.result.kpis if previous is not None else None
+    if result.status == "optimal":
+        st.success(
+            "Optimization complete: this plan is proven optimal for these settings.",
+            icon=":material/celebration:",
+        )
+    else:
+        st.warning(f"The solver stopped early ({esc(result.status)}); the plan below is the best one found.")
+
+    if heading:
+        st.subheader("Key performance indicators", divider="green")
+    cols = st.columns(5)
+    cols[0].metric(
+        "Customers treated",
+        count(k.customers_treated),
+        delta=f"{percent(k.treated_pct)} of base",
+        delta_color="off",
+        delta_arrow="off",
+        help="Customers who receive an action this week",
+    )
+    cols[1].metric(
+        "Weekly spend",
+        money(k.total_spend),
+        delta=f"{percent(k.budget_utilization_pct)} of budget"
+        if k.budget_utilization_pct is not None
+        else None,
+        delta_color="off",
+        delta_arrow="off",
+        help="Total campaign cost. Above 95% of the budget, the budget is binding: see its marginal value "
+        "on the Results page.",
+    )
+    high_risk = record.high_risk_customers
+    cols[2].metric(
+        "Churn prevented (customers)",
+        f"{k.expected_churn_reduction:,.1f}",
+        delta=f"{percent(100 * k.expected_churn_reduction / high_risk)} of high-risk" if high_risk else None,
+        delta_color="off",
+        delta_arrow="off",
+        help="Expected customers kept: Σ churn probability × uplift over treated customers. The share "
+        "compares it with the number of high-risk customers.",
+    )
+    cols[3].metric(
+        "Expected retained CLV",
+        money(k.expected_retained_clv),
+        delta=signed_money(k.expected_retained_clv - previous_k.expected_retained_clv) + " vs previous run"
+        if previous_k
+        else None,
+        help="Σ churn probability × uplift × CLV over treated customers",
+    )
+    cols[4].metric(
+        "ROI",
+        percent(k.roi_pct, 0),
+        delta=roi_grade(k.roi_pct),
+        delta_color="off",
+        delta_arrow="off",
+        help="Return on investment: (retained CLV / cost − 1) × 100. 200%+ excellent, 100–200% good, "
+        "50–100% acceptable, below 50% concerning.",
+    )
+    change = ""
+    if previous_k is not None:
+        change = f" ({esc(signed_money(k.net_value - previous_k.net_value))} vs the previous run)"
+    st.success(
+        f"### Net value: {esc(money(k.net_value))}\nExpected CLV retained minus campaign cost{change}.",
+        icon=":material/savings:",
+    )
+
+    return True
