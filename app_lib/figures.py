@@ -257,7 +257,7 @@ SENSITIVITY_PANELS = (
     ("net_value", "Net value", "money"),
     ("roi_pct", "ROI", "percent"),
     ("customers_treated", "Customers treated", "count"),
-    ("expected_churn_reduction", "Churn prevented (customers)", "decimal"),
+    ("expected_churn_reduction", "Churn prevented", "decimal"),
 )
 
 
@@ -295,18 +295,25 @@ def sensitivity_grid(
         )
         fig.update_yaxes(title=title, row=row + 1, col=col + 1, **axis)
         fig.update_xaxes(title="Weekly budget", tickprefix="$", tickformat=",.0f", row=row + 1, col=col + 1)
-    for budget, color, text in ((knee_budget, "#E5484D", "knee"), (current_budget, "#555", "current")):
+    marks = ((knee_budget, "#E5484D", "knee"), (current_budget, "#555", "current budget"))
+    for budget, color, text in marks:
         if budget is not None and math.isfinite(budget):
             fig.add_vline(x=budget, line_dash="dash", line_color=color, opacity=0.7)
+            # Labelled once, at the bottom of the first panel, clear of the panel titles.
             fig.add_annotation(
                 x=budget,
-                y=1.0,
+                y=0.02,
                 xref="x",
                 yref="y domain",
-                text=text,
+                text=f"{text} ${budget:,.0f}",
                 showarrow=False,
+                xanchor="left",
                 yanchor="bottom",
-                font={"color": color},
+                xshift=4,
+                font={"color": color, "size": 12},
+                bgcolor="rgba(255,255,255,0.85)",
             )
     fig.update_layout(showlegend=False)
-    return _layout(fig, "Budget sensitivity", height=720)
+    _layout(fig, "", height=720)
+    fig.update_layout(margin={"t": 40})
+    return fig

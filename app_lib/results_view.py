@@ -33,8 +33,9 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
                 bounds = ss.get(sidebar.BOUNDS)
                 if bounds is not None and nearest.budget != record.settings.budget:
                     nearest = nearest.with_changes(budget=sidebar.snap_budget(nearest.budget, bounds))
+                change = describe_change(record.settings, nearest)
                 st.button(
-                    "Apply the nearest feasible settings and run",
+                    f"Apply the nearest feasible settings ({change}) and run",
                     icon=":material/auto_fix_high:",
                     type="primary",
                     key="res_apply_nearest",
@@ -95,20 +96,22 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
     high_risk = record.high_risk_customers
     cols[2].metric(
-        "Churn prevented (customers)",
+        "Churn prevented",
         f"{k.expected_churn_reduction:,.1f}",
-        delta=f"{percent(100 * k.expected_churn_reduction / high_risk)} of high-risk" if high_risk else None,
+        delta=f"{percent(100 * k.expected_churn_reduction / high_risk)} of high risk" if high_risk else None,
         delta_color="off",
         delta_arrow="off",
-        help="Expected customers kept: Σ churn probability × uplift over treated customers. The share "
-        "compares it with the number of high-risk customers.",
+        help="Expected number of customers kept from churning: Σ churn probability × uplift over treated "
+        "customers. The share compares it with the number of high-risk customers.",
     )
+    clv_change = _change(k.expected_retained_clv, previous_k.expected_retained_clv if previous_k else None)
+    changed = bool(clv_change) and clv_change[0] in "+-"
     cols[3].metric(
         "Expected retained CLV",
         money(k.expected_retained_clv),
-        delta=signed_money(k.expected_retained_clv - previous_k.expected_retained_clv) + " vs previous run"
-        if previous_k
-        else None,
+        delta=clv_change,
+        delta_color="normal" if changed else "off",
+        delta_arrow="auto" if changed else "off",
         help="Σ churn probability × uplift × CLV over treated customers",
     )
     cols[4].metric(
@@ -122,10 +125,57 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
     change = ""
     if previous_k is not None:
-        change = f" ({esc(signed_money(k.net_value - previous_k.net_value))} vs the previous run)"
+        difference = k.net_value - previous_k.net_value
+        change = (
+            f" ({esc(signed_money(difference))} vs the previous run)"
+            if abs(difference) >= 0.005
+            else " (same as the previous run)"
+        )
     st.success(
         f"### Net value: {esc(money(k.net_value))}\nExpected CLV retained minus campaign cost{change}.",
         icon=":material/savings:",
     )
 
     return True
+
+
+def _change(value: float, previous: float | None) -> str | None:
+    """A metric delta against the previous run (None without one; 'no change' when equal)."""
+    if previous is None:
+        return None
+    difference = value - previous
+    if abs(difference) < 0.005:
+        return "no change vs previous run"
+    return signed_money(difference) + " vs previous run"
+
+
+SETTING_LABELS = {
+    "budget": "budget",
+    "email_capacity": "email capacity",
+    "push_capacity": "push/in-app capacity",
+    "call_capacity": "call capacity",
+    "min_high_risk": "min high-risk coverage",
+    "min_premium": "min Premium coverage",
+    "max_saturation": "max action saturation",
+    "min_segment": "min segment coverage",
+    "high_risk_threshold": "high-risk threshold",
+}
+
+
+def describe_change(old, new) -> str:
+    """'budget $145' / 'min segment coverage 10%': what `new` changes compared with `old`."""
+    parts = []
+    for field, label in SETTING_LABELS.items():
+        before, after = getattr(old, field), getattr(new, field)
+        if before == after:
+            continue
+        if field == "budget":
+            shown = money(after, cents=False)
+        elif field.endswith("_capacity"):
+            shown = "no limit" if after is None else f"{after:,.0f}"
+        elif field == "high_risk_threshold":
+            shown = f"{after:.2f}"
+        else:
+            shown = f"{after:.0%}"
+        parts.append(f"{label} {shown}")
+    return ", ".join(parts) or "unchanged"

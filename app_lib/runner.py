@@ -101,7 +101,10 @@ def run_plan(
         stage(4)
         exports = build_exports(result.assignments, plan_date=plan_date)
     seconds = time.perf_counter() - started
-    report(1.0, f":material/check_circle: Optimization complete in {seconds:.2f} s")
+    if result.has_plan:
+        report(1.0, f":material/check_circle: Optimization complete in {seconds:.2f} s")
+    else:
+        report(1.0, f":material/block: No feasible plan ({seconds:.2f} s): see the diagnosis")
     return RunRecord(
         settings=settings,
         cohort_token=cohort_token,

@@ -37,6 +37,7 @@ SATURATION = "sb_saturation"
 SEGMENT = "sb_segment"
 ROUNDING = "sb_rounding"
 RUN = "sb_run"
+PRESET_WIDGET = "sb_preset"
 BOUNDS = "sb_bounds"  # the ranges the widgets were last drawn with (read by the callbacks)
 ROUNDING_LABELS = {"ceil": "Round up (at least the share)", "floor": "Round down (as in the 2025 report)"}
 CAPACITY_KEYS = {"email_capacity": EMAIL, "push_capacity": PUSH, "call_capacity": CALL}
@@ -119,7 +120,7 @@ def apply_preset(name: str) -> None:
 
 
 def _on_preset_change() -> None:
-    apply_preset(st.session_state[state.PRESET])
+    apply_preset(st.session_state[PRESET_WIDGET])
 
 
 def _raise_budget(value: float) -> None:
@@ -162,12 +163,13 @@ def render(page: str) -> PlanSettings | None:
 
     sidebar.header(":material/settings: Optimization settings")
     options = [state.DEFAULT_PRESET, state.REPORT_PRESET, state.CUSTOM_PRESET]
-    if ss.pop(state.PRESET_DIRTY, False) or ss.get(state.PRESET) not in options:
+    if ss.get(state.PRESET) not in options:
         ss[state.PRESET] = state.CUSTOM_PRESET
+    ss[PRESET_WIDGET] = ss[state.PRESET]
     sidebar.selectbox(
         "Preset",
         options,
-        key=state.PRESET,
+        key=PRESET_WIDGET,
         on_change=_on_preset_change,
         help="Load a complete set of settings and its action catalog. 'Published report (2025-11-05)' "
         "reproduces the report's baseline; moving any control switches to 'Custom'.",
@@ -179,7 +181,7 @@ def render(page: str) -> PlanSettings | None:
         min_value=0.0,
         max_value=budget_slider_max(bounds, settings),
         step=bounds.budget_step,
-        format="$%d",
+        format="dollar",
         key=BUDGET,
         on_change=_on_widget_change,
         help=f"Most you can spend on retention actions this week. The range ends at "
@@ -201,6 +203,7 @@ def render(page: str) -> PlanSettings | None:
             min_value=0,
             max_value=n,
             step=1,
+            format="localized",
             key=key,
             on_change=_on_widget_change,
             disabled=unused,

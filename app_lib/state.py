@@ -33,8 +33,7 @@ CATALOG_VERSION = "catalog_version"  # bumped when the catalog is replaced, so t
 LAST_RUN = "last_run"
 PREVIOUS_RUN = "previous_run"
 RUN_REQUESTED = "run_requested"
-PRESET = "sb_preset"
-PRESET_DIRTY = "preset_dirty"  # set by pages drawn after the sidebar; the sidebar then shows "Custom"
+PRESET = "preset"  # the preset name shown in the sidebar's selector (widget key "sb_preset")
 
 DEFAULT_PRESET = "Default weekly plan"
 REPORT_PRESET = "Published report (2025-11-05)"

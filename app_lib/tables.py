@@ -164,6 +164,14 @@ def binding_constraints(constraints: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
+RELAXATION_SENTENCES = {
+    "+$1 budget": "One more dollar of budget adds",
+    "+1 slot": "One more slot on this channel adds",
+    "+1 allowed": "Allowing this action for one more customer adds",
+    "1 fewer required": "Requiring one customer fewer adds",
+}
+
+
 def marginal_table(marginal: pd.DataFrame) -> pd.DataFrame:
     """The marginal values as users read them: what one unit of relaxation is worth, biggest first.
 
@@ -176,29 +184,16 @@ def marginal_table(marginal: pd.DataFrame) -> pd.DataFrame:
         if (np.isnan(dual) or abs(dual) < 1e-9) and (np.isnan(exact) or abs(exact) < 1e-9):
             continue
         if row.unit == "$":
-            relax = "+$1 of budget"
+            relax = "+$1 budget"
         elif str(row.key).endswith("_capacity"):
             relax = "+1 slot"
         elif str(row.key).startswith("saturation:"):
-            relax = "+1 customer allowed"
+            relax = "+1 allowed"
         else:
-            relax = "1 customer fewer required"
+            relax = "1 fewer required"
         records.append(
-            {
-                "Constraint": row.constraint,
-                "Relaxation": relax,
-                "Dual value (LP)": dual,
-                "Exact gain per unit (re-solve)": exact,
-                "Re-solve step": float(row.step) if pd.notna(row.step) else np.nan,
-            }
+            {"Constraint": row.constraint, "One more unit": relax, "LP dual": dual, "Exact (re-solve)": exact}
         )
     return pd.DataFrame.from_records(
-        records,
-        columns=[
-            "Constraint",
-            "Relaxation",
-            "Dual value (LP)",
-            "Exact gain per unit (re-solve)",
-            "Re-solve step",
-        ],
+        records, columns=["Constraint", "One more unit", "LP dual", "Exact (re-solve)"]
     )

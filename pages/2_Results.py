@@ -31,9 +31,9 @@ if not state.run_is_current(record):
 result = record.result
 report = result.solver_report
 st.caption(
-    f"Solved with {esc(report.solver.capitalize())} ({esc(report.reason)}) in "
-    f"{report.runtime_seconds:.2f} s of solver time; whole run {record.seconds:.2f} s. "
-    f"Data: {esc(record.cohort_label)}; catalog: {esc(record.catalog_label)}."
+    f"Solver: {esc(report.solver.capitalize())}, {report.runtime_seconds:.2f} s of solver time (whole run "
+    f"{record.seconds:.2f} s); {esc(report.reason)}. Data: {esc(record.cohort_label)}; catalog: "
+    f"{esc(record.catalog_label)}."
 )
 
 if not results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN)):
@@ -71,9 +71,17 @@ if by_channel.open:
         for row in limits.itertuples(index=False):
             if row.limit is None or row.limit != row.limit:
                 continue
-            if row.binding or (row.utilization_pct == row.utilization_pct and row.utilization_pct > 95):
+            if row.binding:
                 st.warning(
                     f"**{esc(row.constraint)} binding**: {esc(row.recommendation)}", icon=":material/warning:"
+                )
+            elif row.utilization_pct == row.utilization_pct and row.utilization_pct > 95:
+                used = money(row.used) if row.unit == "$" else f"{row.used:,.0f}"
+                limit = money(row.limit) if row.unit == "$" else f"{row.limit:,.0f}"
+                st.warning(
+                    f"**{esc(row.constraint)} nearly binding**: {esc(used)} of {esc(limit)} used "
+                    f"({row.utilization_pct:.0f}%); see its marginal value below.",
+                    icon=":material/warning:",
                 )
         unlimited = limits[limits["limit"].isna()]["constraint"].tolist()
         if unlimited:
@@ -175,19 +183,18 @@ with marginal_slot:
         )
     else:
         first = marginal.iloc[0]
-        value = first["Exact gain per unit (re-solve)"]
+        value = first["Exact (re-solve)"]
         if value != value:  # NaN: no exact re-solve for this row
-            value = first["Dual value (LP)"]
+            value = first["LP dual"]
         st.info(
-            f"Biggest bottleneck: **{esc(first['Constraint'])}**. {esc(first['Relaxation'])} adds about "
-            f"**{esc(money(value))}** of net value."
+            f"Biggest bottleneck: **{esc(first['Constraint'])}**. "
+            f"{esc(tables.RELAXATION_SENTENCES[first['One more unit']])} about **{esc(money(value))}** of "
+            "net value.",
+            icon=":material/lightbulb:",
         )
-        ui.table(
-            marginal,
-            money=["Dual value (LP)", "Exact gain per unit (re-solve)"],
-            **{"Re-solve step": st.column_config.NumberColumn(format="%g")},
-        )
+        ui.table(marginal, money=["LP dual", "Exact (re-solve)"])
         st.caption(
-            "Dual values come from the LP relaxation (estimates per unit); exact gains re-solve the plan "
-            "with the limit raised by the step and divide by it. Biggest bottleneck first."
+            "Net value per unit of relaxation, biggest bottleneck first. LP dual: the estimate from the "
+            "linear relaxation. Exact: the plan re-solved with the budget raised by \\$10 or a capacity "
+            "by 5, divided by that step (limits and capacities only)."
         )

@@ -44,7 +44,7 @@ with st.form("sens_form"):
     )
     c3.number_input("Step ($)", min_value=1.0, step=bounds.budget_step, format="%.0f", key="sens_step")
     c4.number_input(
-        "Knee: net value per extra $1 below",
+        "Knee threshold ($ per extra $1)",
         min_value=0.0,
         step=0.5,
         format="%.2f",
@@ -129,11 +129,13 @@ st.info(esc(found.sentence), icon=":material/lightbulb:")
 
 st.subheader("Scenario comparison", divider="green")
 table = insights.scenario_table(sweep)
-ui.table(
+st.dataframe(
     table,
-    money=["Budget", "Total spend", "Retained CLV", "Net value"],
-    percent=["ROI"],
-    **{
+    hide_index=True,
+    height=min(36 * (len(table) + 1) + 3, 800),  # every scenario visible without scrolling
+    column_config={
+        **{column: ui.MONEY for column in ("Budget", "Total spend", "Retained CLV", "Net value")},
+        "ROI": ui.percent_column(digits=0),
         "Customers": st.column_config.NumberColumn(format="%d"),
         "Churn prevented": st.column_config.NumberColumn(format="%.2f"),
     },

@@ -56,10 +56,16 @@ edited = st.data_editor(
     num_rows="dynamic",
     hide_index=True,
     column_config={
-        "action_id": st.column_config.NumberColumn("ID", min_value=0, step=1, format="%d", required=True),
+        "action_id": st.column_config.NumberColumn(
+            "ID", min_value=0, step=1, format="%d", required=True, width="small"
+        ),
         "action_name": st.column_config.TextColumn("Action", required=True, width="medium"),
-        "channel": st.column_config.SelectboxColumn("Channel", options=list(CHANNELS), required=True),
-        "cost": st.column_config.NumberColumn("Cost", min_value=0.0, format="dollar", required=True),
+        "channel": st.column_config.SelectboxColumn(
+            "Channel", options=list(CHANNELS), required=True, width="small"
+        ),
+        "cost": st.column_config.NumberColumn(
+            "Cost", min_value=0.0, format="dollar", required=True, width="small"
+        ),
         "uplift": st.column_config.NumberColumn(
             "Uplift",
             min_value=0.0,
@@ -75,10 +81,14 @@ edited = st.data_editor(
             required=True,
             help="'all', a subscription type, a value tier (high_value…) or a risk tier (high_risk…)",
         ),
-        "min_clv": st.column_config.NumberColumn("Min CLV (exclusive)", min_value=0.0, format="dollar"),
-        "max_clv": st.column_config.NumberColumn("Max CLV (inclusive)", min_value=0.0, format="dollar"),
-        "description": st.column_config.TextColumn("Description", width="large"),
-        "enabled": st.column_config.CheckboxColumn("Enabled", default=True),
+        "min_clv": st.column_config.NumberColumn(
+            "Min CLV (excl.)", min_value=0.0, format="dollar", width="small"
+        ),
+        "max_clv": st.column_config.NumberColumn(
+            "Max CLV (incl.)", min_value=0.0, format="dollar", width="small"
+        ),
+        "description": st.column_config.TextColumn("Description", width="medium"),
+        "enabled": st.column_config.CheckboxColumn("Enabled", default=True, width="small"),
     },
 )
 
@@ -91,7 +101,7 @@ except InputError as error:
 else:
     if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
         state.set_catalog(validated, "edited catalog", restart_editor=False)
-        ss[state.PRESET_DIRTY] = True
+        ss[state.PRESET] = state.CUSTOM_PRESET
         ss["cat_flash"] = "Changes saved: they apply to the next run."
         st.rerun()  # redraw the sidebar (preset, slider ranges, preflight) for the new catalog
     if ss.get("cat_flash"):
@@ -123,7 +133,7 @@ if upload is not None and ss.get("cat_uploaded") != upload.file_id:
     else:
         ss.pop("cat_problems", None)
         state.set_catalog(loaded, f"uploaded catalog ({upload.name})")
-        ss[state.PRESET_DIRTY] = True
+        ss[state.PRESET] = state.CUSTOM_PRESET
         ss["cat_flash"] = f"Loaded {esc(upload.name)}: it applies to the next run."
         st.rerun()
 if ss.get("cat_problems"):

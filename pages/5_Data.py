@@ -138,5 +138,10 @@ if context.cohort is not None:
     st.subheader("Preview of the data in use")
     preview = ui.as_percent(context.cohort.head(50), ["churn_probability"])
     preview["customer_id"] = preview["customer_id"].astype(str)
-    ui.table(preview, money=["clv"], percent=["churn_probability"])
+    ui.table(
+        preview,
+        money=["clv"],
+        percent=["churn_probability"],
+        weekly_hours=st.column_config.NumberColumn(format="%.1f"),
+    )
     st.caption(f"First {min(50, len(context.cohort))} of {len(context.cohort):,} customers.")

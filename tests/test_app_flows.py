@@ -33,7 +33,7 @@ def test_run_with_defaults_shows_the_core_kpis():
         shown = metrics(at)
         assert shown["Customers treated"] == f"{direct.customers_treated:,}"
         assert shown["Weekly spend"] == money(direct.total_spend)
-        assert shown["Churn prevented (customers)"] == f"{direct.expected_churn_reduction:,.1f}"
+        assert shown["Churn prevented"] == f"{direct.expected_churn_reduction:,.1f}"
         assert shown["Expected retained CLV"] == money(direct.expected_retained_clv)
         assert shown["ROI"] == percent(direct.roi_pct, 0)
         assert f"Net value: {money(direct.net_value)}" in net_value_text(at)

@@ -186,7 +186,7 @@ def test_marginal_table_hides_limits_that_are_worth_nothing():
     )
     table = tables.marginal_table(marginal)
     assert list(table["Constraint"]) == ["High-risk coverage", "Budget"]
-    assert list(table["Relaxation"]) == ["1 customer fewer required", "+$1 of budget"]
+    assert list(table["One more unit"]) == ["1 fewer required", "+$1 budget"]
 
 
 def test_run_plan_matches_the_core_and_builds_exports():

@@ -39,6 +39,7 @@ def test_every_page_after_a_run_and_navigation_keeps_settings():
         at.switch_page(PAGES[page]).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert at.sidebar.slider(key="sb_budget").value == 300.0, page
+        assert at.sidebar.selectbox(key="sb_preset").value == state.CUSTOM_PRESET, page
     assert at.session_state[state.SETTINGS].budget == 300.0
 
 

@@ -167,3 +167,5 @@ def test_sensitivity_grid_four_panels_skip_infeasible_and_mark_knee():
     assert fig.layout.yaxis2.ticksuffix == "%"
     knee_lines = [shape for shape in fig.layout.shapes if shape.x0 == 150.0]
     assert knee_lines, "the knee is marked"
+    labels = [a.text for a in fig.layout.annotations]
+    assert "knee $150" in labels and "current budget $100" in labels

@@ -1,0 +1,322 @@
+"""A real browser (Debian's headless Chromium, driven by Playwright) through `streamlit run app.py`.
+
+Journey: open the Plan page, move a slider, click Run and time it until the KPIs show, open Results and
+download the treatment plan and email list (holdout share, no holdout customer in the email list), run the
+budget sensitivity and time it, open every page by its URL directly, an infeasible setting and its one-click
+fix. Screenshots of every page go to `screenshots/` (git-ignored) with `timings.json`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import app_support
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = app_support.ROOT / "screenshots"
+BUNDLED = app_support.ROOT / "data" / "prediction_250.csv"
+WIDTH = 1400
+TIMEOUT_MS = 30_000
+
+# Marks, in the page, when fresh KPIs (a new "Plan #n computed at" caption) and the click happen.
+KPI_OBSERVER = """
+(previous) => {
+  window.__marks = {};
+  window.__t0 = performance.now();
+  document.addEventListener('click', () => {
+    if (!('click' in window.__marks)) window.__marks.click = performance.now() - window.__t0;
+  }, {capture: true, once: true});
+  new MutationObserver(() => {
+    if ('kpi' in window.__marks) return;
+    const caption = [...document.querySelectorAll('[data-testid=stCaptionContainer]')]
+      .find(e => e.innerText.includes(' computed at '));
+    const kpi = [...document.querySelectorAll('[data-testid=stMetric]')]
+      .find(e => e.innerText.includes('Customers treated'));
+    if (caption && kpi && caption.innerText !== previous) {
+      window.__marks.kpi = performance.now() - window.__t0;
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium package)")
+    port = _free_port()
+    SHOTS.mkdir(exist_ok=True)
+    log = (SHOTS / "streamlit.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
+        + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=app_support.ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.read().strip() == b"ok":
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start (see {SHOTS / 'streamlit.log'})")
+            time.sleep(0.3)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+def new_page(browser):
+    context = browser.new_context(viewport={"width": WIDTH, "height": 1000}, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    return page
+
+
+def wait_idle(page) -> None:
+    """Wait until Streamlit has finished the current script run."""
+    page.wait_for_timeout(150)
+    page.wait_for_function(
+        "!document.querySelector('[data-testid=stStatusWidget]')"
+        " || !document.querySelector('[data-testid=stStatusWidget]').innerText.includes('Running')",
+        timeout=TIMEOUT_MS,
+    )
+    page.wait_for_timeout(150)
+
+
+def shoot(page, name: str) -> Path:
+    """Screenshot the whole page: the main area scrolls inside the app, so grow the viewport to fit it."""
+    height = page.evaluate(
+        "() => Math.max(...['stMain', 'stSidebarContent'].map(id => "
+        "(document.querySelector(`[data-testid=${id}]`) || {scrollHeight: 0}).scrollHeight))"
+    )
+    page.set_viewport_size({"width": WIDTH, "height": int(min(max(height, 900), 7000))})
+    page.wait_for_timeout(600)
+    path = SHOTS / f"{name}.png"
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": WIDTH, "height": 1000})
+    return path
+
+
+def open_app(page, url: str) -> None:
+    """Open the Plan page with data. The bundled data loads by itself; until it is in this checkout, upload
+    the reference files on the Data page (same session), then follow the sidebar link."""
+    if BUNDLED.is_file():
+        page.goto(url)
+        return
+    reference = app_support.require_reference()
+    page.goto(f"{url}/Data")
+    page.wait_for_selector("text=Upload this week's files")
+    inputs = page.locator("input[type=file]")
+    inputs.nth(0).set_input_files(str(reference / "prediction_250.csv"))
+    inputs.nth(1).set_input_files(str(reference / "test_250.csv"))
+    page.wait_for_selector("button:has-text('Validate and use these files'):not([disabled])")
+    page.get_by_role("button", name="Validate and use these files").click()
+    page.wait_for_selector("text=In use: 250 customers")
+    page.get_by_role("link", name="Plan").first.click()
+
+
+def slider(page, label: str):
+    return page.locator(f'input[type=range][aria-label="{label}"]')
+
+
+def click_run_and_time(page) -> float:
+    """Click Run; seconds from the click to fresh KPIs on screen, measured in the page."""
+    caption = page.locator("[data-testid=stCaptionContainer]", has_text=" computed at ")
+    previous = caption.first.inner_text() if caption.count() else ""
+    page.evaluate(KPI_OBSERVER, previous)
+    page.get_by_role("button", name="Run optimization").click()
+    page.wait_for_function("'kpi' in window.__marks", timeout=TIMEOUT_MS)
+    marks = page.evaluate("window.__marks")
+    return (marks["kpi"] - marks.get("click", 0.0)) / 1000.0
+
+
+def read_download(page, button_text: str) -> list[dict]:
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.locator("[data-testid=stDownloadButton] button", has_text=button_text).click()
+    download = info.value
+    target = SHOTS / download.suggested_filename
+    download.save_as(str(target))
+    return list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+
+
+def test_main_journey_in_chromium(server, browser):
+    timings: dict[str, object] = {}
+    page = new_page(browser)
+    open_app(page, server)
+    page.wait_for_selector("text=Current week overview")
+    page.wait_for_selector("[data-testid=stPlotlyChart]")
+    wait_idle(page)
+    shoot(page, "01_plan")
+
+    # Move a slider with the keyboard: 5 steps of $5 on the budget
+    budget = slider(page, "Weekly budget ($)")
+    before = float(budget.get_attribute("value"))
+    budget.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    budget.blur()
+    wait_idle(page)
+    after = float(slider(page, "Weekly budget ($)").get_attribute("value"))
+    assert after > before
+
+    # Run: KPIs appear in place on the Plan page
+    runs = [click_run_and_time(page)]
+    wait_idle(page)
+    for _ in range(2):  # warm runs
+        runs.append(click_run_and_time(page))
+        wait_idle(page)
+    timings["run_to_kpis_seconds"] = [round(t, 3) for t in runs]
+    kpi = page.locator("[data-testid=stMetric]", has_text="Customers treated")
+    treated = int(kpi.locator("[data-testid=stMetricValue]").inner_text().replace(",", ""))
+    assert treated > 0
+    assert page.locator("text=Net value:").count() >= 1
+    shoot(page, "02_plan_after_run")
+    assert max(runs[1:]) < 2.0, f"run to KPIs took {runs}"
+
+    # Results page: full detail, marginal values, exports
+    page.get_by_role(
+        "link", name="Open the full results: plan breakdown, constraint analysis, exports"
+    ).click()
+    page.wait_for_selector("text=Key performance indicators")
+    page.wait_for_selector("text=Biggest bottleneck")
+    wait_idle(page)
+    shoot(page, "03_results_by_action")
+    for index, tab in enumerate(["By segment", "By channel", "Top customers"], start=4):
+        page.get_by_role("tab", name=tab).click()
+        wait_idle(page)
+        page.wait_for_selector("[data-testid=stTabPanel]:visible")
+        shoot(page, f"0{index}_results_{tab.lower().replace(' ', '_')}")
+
+    plan = read_download(page, "Treatment plan")
+    assert len(plan) == treated
+    held = {row["customer_id"] for row in plan if row["holdout"] == "TRUE"}
+    assert all(
+        row["execute_treatment"] == ("FALSE" if row["customer_id"] in held else "TRUE") for row in plan
+    )
+    assert 0.05 <= len(held) / len(plan) <= 0.15, f"holdout share {len(held)}/{len(plan)}"
+    emails = read_download(page, "Email list")
+    assert emails, "the plan has email actions"
+    assert held.isdisjoint(row["customer_id"] for row in emails), "no holdout customer in the email list"
+    timings["treatment_plan_rows"] = len(plan)
+    timings["holdout_rows"] = len(held)
+
+    # Sensitivity: default range (about 12 budgets), timed from click to the charts and insights
+    page.get_by_role("link", name="Sensitivity").first.click()
+    page.wait_for_selector("text=Run sensitivity analysis")
+    wait_idle(page)
+    started = time.perf_counter()
+    page.get_by_role("button", name="Run sensitivity analysis").click()
+    page.wait_for_selector("text=Key insights")
+    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg")
+    timings["sensitivity_click_to_charts_seconds"] = round(time.perf_counter() - started, 3)
+    wait_idle(page)
+    caption = page.locator("[data-testid=stCaptionContainer]", has_text="scenarios solved in").inner_text()
+    levels = int(caption.split()[0])
+    assert levels >= 12
+    timings["sensitivity_levels"] = levels
+    timings["sensitivity_solve_caption"] = caption
+    shoot(page, "07_sensitivity")
+    assert timings["sensitivity_click_to_charts_seconds"] < 4.0
+
+    # Catalog and Data pages
+    page.get_by_role("link", name="Action catalog").first.click()
+    page.wait_for_selector("text=Active catalog")
+    wait_idle(page)
+    shoot(page, "08_action_catalog")
+    page.get_by_role("link", name="Data").first.click()
+    page.wait_for_selector("text=Preview of the data in use")
+    wait_idle(page)
+    shoot(page, "09_data")
+
+    # An infeasible budget: explained before the run, diagnosed after it, fixed in one click
+    page.get_by_role("link", name="Plan").first.click()
+    page.wait_for_selector("text=Current week overview")
+    wait_idle(page)
+    budget = slider(page, "Weekly budget ($)")
+    budget.focus()
+    page.keyboard.press("Home")
+    budget.blur()
+    wait_idle(page)
+    page.wait_for_selector("text=These policies need at least")
+    page.get_by_role("button", name="Run optimization").click()
+    page.wait_for_selector("text=These settings cannot all be met")
+    wait_idle(page)
+    shoot(page, "10_infeasible")
+    page.locator("button", has_text="Apply the nearest feasible settings").first.click()
+    page.wait_for_selector("text=proven optimal")
+    wait_idle(page)
+    assert float(slider(page, "Weekly budget ($)").get_attribute("value")) > 0
+
+    (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
+    print(json.dumps(timings, indent=2))
+
+
+@pytest.mark.parametrize("path", ["Results", "Sensitivity", "Action_Catalog", "Data"])
+def test_page_opened_by_its_url_has_the_sidebar(server, browser, path):
+    page = new_page(browser)  # a new session, as when someone opens a bookmarked page
+    page.goto(f"{server}/{path}")
+    page.wait_for_selector("[data-testid=stMain] h1")
+    wait_idle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_role("link", name="Sensitivity").wait_for()  # the shared sidebar is drawn
+    assert sidebar.get_by_role("link").count() == 5
+    if BUNDLED.is_file():  # with data, the settings and the Run button are there too
+        assert slider(page, "Weekly budget ($)").count() == 1
+        assert page.get_by_role("button", name="Run optimization").count() == 1
+    else:
+        assert sidebar.get_by_text("No customer data loaded").count() == 1
+    page.context.close()
