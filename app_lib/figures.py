@@ -34,6 +34,12 @@ def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
     return fig
 
 
+def plain(labels) -> list[str]:
+    """Category labels from the data (action names, subscription types) as literal text: Plotly renders a
+    subset of HTML (<b>, <a href>, <br>) in labels, and user-supplied text must never become markup."""
+    return [str(label).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") for label in labels]
+
+
 def utilization_color(pct: float | None) -> str:
     """Guide's traffic light: green below 90%, yellow 90-95%, red above 95%."""
     if pct is None or not math.isfinite(pct) or pct < 90.0:
@@ -101,7 +107,7 @@ def subscription_pie(cohort: pd.DataFrame) -> go.Figure:
     counts = cohort["subscription_type"].astype(str).value_counts().sort_index()
     fig = go.Figure(
         go.Pie(
-            labels=list(counts.index),
+            labels=plain(counts.index),
             values=counts.to_numpy(),
             marker={"colors": GREENS[: len(counts)], "line": {"color": "white", "width": 2}},
             textinfo="label+percent",
@@ -120,7 +126,7 @@ def churn_by_subscription(cohort: pd.DataFrame) -> go.Figure:
     means = means.sort_values(ascending=False)
     fig = go.Figure(
         go.Bar(
-            x=list(means.index),
+            x=plain(means.index),
             y=means.to_numpy(),
             marker_color=GREEN,
             text=[f"{v:.1%}" for v in means],
@@ -142,7 +148,7 @@ def action_mix_pie(assignments: pd.DataFrame) -> go.Figure:
     counts = assignments["action_name"].astype(str).value_counts()
     fig = go.Figure(
         go.Pie(
-            labels=list(counts.index),
+            labels=plain(counts.index),
             values=counts.to_numpy(),
             marker={"colors": GREENS[: len(counts)], "line": {"color": "white", "width": 2}},
             textinfo="percent",
@@ -160,7 +166,7 @@ def net_value_by_action(assignments: pd.DataFrame) -> go.Figure:
     fig = go.Figure(
         go.Bar(
             x=totals.to_numpy(),
-            y=list(totals.index),
+            y=plain(totals.index),
             orientation="h",
             marker_color=GREEN,
             text=[f"${v:,.0f}" for v in totals],
@@ -179,7 +185,7 @@ def channel_bars(assignments: pd.DataFrame) -> go.Figure:
         customers=("customer_id", "size"), cost=("cost", "sum")
     )
     grouped = grouped.sort_values("customers", ascending=False)
-    labels = [CHANNEL_LABELS.get(c, c) for c in grouped.index]
+    labels = plain(CHANNEL_LABELS.get(c, c) for c in grouped.index)
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Customers by channel", "Spend by channel"))
     fig.add_trace(
         go.Bar(
@@ -225,7 +231,7 @@ def capacity_utilization(constraints: pd.DataFrame) -> go.Figure:
         pct = float(row.utilization_pct) if pd.notna(row.utilization_pct) else 0.0
         if not math.isfinite(pct):
             pct = 100.0
-        labels.append(row.constraint)
+        labels.append(plain([row.constraint])[0])
         values.append(pct)
         colors.append(UTILIZATION_COLORS[utilization_color(pct)])
         if row.unit == "$":

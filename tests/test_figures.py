@@ -169,3 +169,19 @@ def test_sensitivity_grid_four_panels_skip_infeasible_and_mark_knee():
     assert knee_lines, "the knee is marked"
     labels = [a.text for a in fig.layout.annotations]
     assert "knee $150" in labels and "current budget $100" in labels
+
+
+def test_user_text_is_never_markup_in_charts():
+    hostile = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "action_name": ['<a href="http://x">Win</a>', "<b>Bold</b> & co"],
+            "channel": ["email", "email"],
+            "cost": [1.0, 2.0],
+            "net_value": [3.0, 4.0],
+        }
+    )
+    for fig in (figures.action_mix_pie(hostile), figures.net_value_by_action(hostile)):
+        labels = list(fig.data[0].labels if fig.data[0].type == "pie" else fig.data[0].y)
+        assert all("<" not in label and ">" not in label for label in labels)
+        assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in labels
