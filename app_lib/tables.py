@@ -43,6 +43,20 @@ def overview(cohort: pd.DataFrame, high_risk_threshold: float) -> Overview:
     )
 
 
+def problem_rows(error, table_rows: bool = False) -> list[dict]:
+    """Every problem of an `InputError` as a row (Row, Column, Problem); `table_rows` numbers rows as an
+    editable table shows them (1 = first row) instead of as a spreadsheet (header = row 1)."""
+    shift = 1 if table_rows else 0
+    return [
+        {
+            "Row": str(p.row - shift) if p.row is not None else "",
+            "Column": p.column or "",
+            "Problem": p.message,
+        }
+        for p in error.problems
+    ]
+
+
 def roi_grade(roi_pct: float | None) -> str | None:
     """The guide's reading of ROI: 200%+ excellent, 100-200% good, 50-100% acceptable, below concerning."""
     if roi_pct is None:

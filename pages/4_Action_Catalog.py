@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_lib import state
+from app_lib import state, tables
 from app_lib.formatting import esc
 from app_lib.page import setup
 from optimizer import InputError, load_catalog, to_csv_bytes, validate_catalog
@@ -17,19 +17,6 @@ st.caption(
 ss = st.session_state
 catalog = ss[state.CATALOG]
 st.markdown(f"Active catalog: **{esc(ss[state.CATALOG_LABEL])}** ({len(catalog)} actions).")
-
-
-def problems_table(error: InputError, table_rows: bool = False):
-    """Every problem as a row; `table_rows` numbers rows as the editor shows them (1 = first action)."""
-    shift = 1 if table_rows else 0
-    return [
-        {
-            "Row": str(p.row - shift) if p.row is not None else "",
-            "Column": p.column or "",
-            "Problem": p.message,
-        }
-        for p in error.problems
-    ]
 
 
 def _reset() -> None:
@@ -96,7 +83,7 @@ try:
     validated = validate_catalog(edited, "action catalog")
 except InputError as error:
     st.error(f"The edited catalog has {len(error.problems)} problem(s); the last valid catalog stays in use.")
-    st.dataframe(problems_table(error, table_rows=True), hide_index=True)
+    st.dataframe(tables.problem_rows(error, table_rows=True), hide_index=True)
     st.caption("Row numbers count the table's rows from 1.")
 else:
     if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
@@ -129,7 +116,7 @@ if upload is not None and ss.get("cat_uploaded") != upload.file_id:
     try:
         loaded = load_catalog(upload.getvalue(), upload.name)
     except InputError as error:
-        ss["cat_problems"] = (upload.name, problems_table(error))
+        ss["cat_problems"] = (upload.name, tables.problem_rows(error))
     else:
         ss.pop("cat_problems", None)
         state.set_catalog(loaded, f"uploaded catalog ({upload.name})")

@@ -241,3 +241,21 @@ def test_access_configuration():
     assert auth.oidc_configured({"auth": {"redirect_uri": "u", "google": {"client_id": "c"}}})
     assert not auth.oidc_configured({"password": "x"})
     assert auth.password_matches("s3cret", "s3cret") and not auth.password_matches("s3cre", "s3cret")
+
+
+def test_catalog_editor_edits_validate_with_table_row_numbers():
+    from optimizer import InputError, validate_catalog
+
+    edited = load_catalog().astype(object)  # the editor hands back mixed cells
+    edited.loc[2, "cost"] = -5.0  # third table row
+    edited.loc[len(edited)] = [None] * len(edited.columns)  # a new, empty row added in the editor
+    with pytest.raises(InputError) as caught:
+        validate_catalog(edited, "action catalog")
+    rows = tables.problem_rows(caught.value, table_rows=True)
+    found = {(r["Row"], r["Column"]) for r in rows}
+    assert ("3", "cost") in found
+    assert ("10", "action_id") in found and ("10", "action_name") in found
+    unchanged = validate_catalog(load_catalog(), "action catalog")
+    from app_lib.state import frame_token
+
+    assert frame_token(unchanged) == frame_token(load_catalog()), "an untouched editor saves nothing"
