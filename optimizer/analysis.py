@@ -129,7 +129,8 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
             utilization = 100.0 if value <= 0 else math.inf
         else:
             utilization = math.nan
-        binding = bool(finite and x is not None and slack < 1.0 - 1e-9)
+        # A floor of zero never restricts anything, so it is never reported as binding.
+        binding = bool(finite and x is not None and slack < 1.0 - 1e-9 and (row.sense == "<=" or limit > 0))
         records.append(
             {
                 "key": row.key,
