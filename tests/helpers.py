@@ -144,7 +144,7 @@ def plan_violations(
     treated = set(assignment)
     high = [
         c
-        for c, p in zip(cohort.customer_id, cohort.churn_probability, strict=False)
+        for c, p in zip(cohort.customer_id, cohort.churn_probability, strict=True)
         if p > settings.high_risk_threshold
     ]
     if high and sum(c in treated for c in high) < _need(
@@ -239,4 +239,4 @@ def brute_force(cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSetti
 
 
 def assignment_of(result) -> dict:
-    return dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=False))
+    return dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))

@@ -56,7 +56,7 @@ def test_constraint_report_by_hand():
 def test_budget_sweep_equals_independent_solves():
     budgets = [0, 6, 20, 33, 35, 100]
     table = budget_sweep(HAND_COHORT, HAND_CATALOG, FREE, budgets)
-    for budget, net in zip(table.budget, table.net_value, strict=False):
+    for budget, net in zip(table.budget, table.net_value, strict=True):
         alone = solve_plan(HAND_COHORT, HAND_CATALOG, FREE.with_changes(budget=budget))
         assert net == pytest.approx(alone.kpis.net_value)
     # $6 buys three emails (41); $32 a call and an email (46); $34 a call and two emails (53);
@@ -157,5 +157,5 @@ def test_every_reference_plan_satisfies_every_rule(reference_cohort):
     for budget in (150, 400, 1000):
         settings = PlanSettings(budget=budget)
         result = solve_plan(reference_cohort, catalog, settings)
-        plan = dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=False))
+        plan = dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))
         assert plan_violations(plan, reference_cohort, catalog, settings) == []

@@ -19,7 +19,8 @@ from optimizer.solvers import gurobi_available
 SOLVERS = ["highs"] + (["gurobi"] if gurobi_available() else [])
 
 # Four customers: p, subscription, CLV. Value tiers: 1 High, 2 Low, 3 High, 4 Low.
-# Email (cost 2, uplift 0.1, all): values 18, 7, 16, -1.5. Call (cost 30, uplift 0.3, high value): 30, -, 24, -.
+# Email (cost 2, uplift 0.1, all): values 18, 7, 16, -1.5.
+# Call (cost 30, uplift 0.3, high value): 30, -, 24, -.
 HAND_COHORT = make_cohort(
     [0.5, 0.9, 0.2, 0.05], ["Premium", "Free", "Family", "Student"], [400, 100, 900, 100]
 )

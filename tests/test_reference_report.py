@@ -57,7 +57,7 @@ def test_budget_sweep_matches_published_table(reference_dir, reference_cohort, r
     expected = published.set_index("budget").net_value.to_dict()
     # The report stopped at Gurobi's default 0.01% gap at $750; the proven optimum is 9,596.47.
     expected[750] = 9596.47
-    got = dict(zip(table.budget, table.net_value.round(2), strict=False))
+    got = dict(zip(table.budget, table.net_value.round(2), strict=True))
     assert got == {float(b): v for b, v in expected.items()}
     assert table.customers_treated.tolist() == published.customers_treated.tolist()
     assert table.total_spend.round(0).tolist() == published.spend.astype(float).tolist()
