@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report
+from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report, kpis_from_solution
 from optimizer.model import PlanSettings, Problem, build_problem, policy_count
 from optimizer.solvers import Solution, choose_solver, open_session
 
@@ -175,30 +177,48 @@ def budget_sweep(
     *,
     solver: str = "auto",
     problem: Problem | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """One model, built once and re-solved per budget by changing the budget row's right-hand side."""
+    """One model built once, re-solved per budget by changing only the budget row's right-hand side.
+
+    The budgets are split into `workers` contiguous chunks (default: one per CPU core, at most 2), each solved
+    in its own thread with its own solver session (its own Gurobi env); the solvers release the GIL.
+    """
     problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
     name, _ = choose_solver(problem, solver)
-    records = []
-    budget_row = problem.row_index("budget")
-    rhs = problem.rhs(settings)
-    with open_session(problem, rhs, name) as session:
-        for budget in budgets:
-            rhs[budget_row] = float(budget)
-            session.set_rhs(rhs)
-            solution = session.solve()
-            record = {"budget": float(budget), "status": solution.status}
-            if solution.has_plan:
-                kpis = compute_kpis(assignments_frame(problem, solution.x), problem.n_customers, budget)
-                record.update(
-                    customers_treated=kpis.customers_treated,
-                    total_spend=kpis.total_spend,
-                    expected_churn_reduction=kpis.expected_churn_reduction,
-                    expected_retained_clv=kpis.expected_retained_clv,
-                    net_value=kpis.net_value,
-                    roi_pct=kpis.roi_pct,
-                )
-            records.append(record)
+    budgets = [float(b) for b in budgets]
+    workers = max(1, min(workers or min(os.cpu_count() or 1, 2), len(budgets)))
+    chunks = [list(chunk) for chunk in np.array_split(np.arange(len(budgets)), workers) if len(chunk)]
+
+    def solve_chunk(positions: list[int]) -> list[dict]:
+        rhs = problem.rhs(settings)
+        budget_row = problem.row_index("budget")
+        records = []
+        with open_session(problem, rhs, name) as session:
+            for position in positions:
+                budget = budgets[position]
+                rhs[budget_row] = budget
+                session.set_rhs(rhs)
+                solution = session.solve()
+                record = {"budget": budget, "status": solution.status}
+                if solution.has_plan:
+                    k = kpis_from_solution(problem, solution.x, budget)
+                    record.update(
+                        customers_treated=k.customers_treated,
+                        total_spend=k.total_spend,
+                        expected_churn_reduction=k.expected_churn_reduction,
+                        expected_retained_clv=k.expected_retained_clv,
+                        net_value=k.net_value,
+                        roi_pct=k.roi_pct,
+                    )
+                records.append(record)
+        return records
+
+    if len(chunks) == 1:
+        records = solve_chunk(chunks[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            records = [r for part in pool.map(solve_chunk, chunks) for r in part]
     return pd.DataFrame.from_records(records, columns=SWEEP_COLUMNS)
 
 

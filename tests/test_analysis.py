@@ -159,3 +159,12 @@ def test_every_reference_plan_satisfies_every_rule(reference_cohort):
         result = solve_plan(reference_cohort, catalog, settings)
         plan = dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))
         assert plan_violations(plan, reference_cohort, catalog, settings) == []
+
+
+def test_parallel_sweep_equals_sequential(reference_cohort, report_catalog):
+    settings = PlanSettings(coverage_rounding="floor")
+    budgets = [150, 175, 200, 225, 250, 300, 350]
+    one = budget_sweep(reference_cohort, report_catalog, settings, budgets, workers=1)
+    two = budget_sweep(reference_cohort, report_catalog, settings, budgets, workers=2)
+    assert one.budget.tolist() == [float(b) for b in budgets]
+    assert one.equals(two)
