@@ -119,6 +119,20 @@ class PlanResult:
         return out
 
 
+def _problem_for(
+    cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSettings, problem: Problem | None
+) -> Problem:
+    """The given built problem (checked to match the settings' threshold), or a new one."""
+    if problem is None:
+        return build_problem(cohort, catalog, settings.high_risk_threshold)
+    if problem.high_risk_threshold != settings.high_risk_threshold:
+        raise ValueError(
+            "the built problem uses high-risk threshold "
+            f"{problem.high_risk_threshold}, the settings {settings.high_risk_threshold}: rebuild it"
+        )
+    return problem
+
+
 def _result_from_solution(
     problem: Problem, settings: PlanSettings, solver: str, reason: str, solution: Solution
 ) -> PlanResult:
@@ -159,7 +173,7 @@ def solve_plan(
     Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
     """
     settings = settings or PlanSettings()
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, reason = choose_solver(problem, solver)
     with open_session(problem, problem.rhs(settings), name) as session:
         solution = session.solve(time_limit)
@@ -184,7 +198,7 @@ def budget_sweep(
     The budgets are split into `workers` contiguous chunks (default: one per CPU core, at most 2), each solved
     in its own thread with its own solver session (its own Gurobi env); the solvers release the GIL.
     """
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     budgets = [float(b) for b in budgets]
     workers = max(1, min(workers or min(os.cpu_count() or 1, 2), len(budgets)))
@@ -202,15 +216,8 @@ def budget_sweep(
                 solution = session.solve()
                 record = {"budget": budget, "status": solution.status}
                 if solution.has_plan:
-                    k = kpis_from_solution(problem, solution.x, budget)
-                    record.update(
-                        customers_treated=k.customers_treated,
-                        total_spend=k.total_spend,
-                        expected_churn_reduction=k.expected_churn_reduction,
-                        expected_retained_clv=k.expected_retained_clv,
-                        net_value=k.net_value,
-                        roi_pct=k.roi_pct,
-                    )
+                    kpis = kpis_from_solution(problem, solution.x, budget)
+                    record.update({column: getattr(kpis, column) for column in SWEEP_COLUMNS[2:]})
                 records.append(record)
         return records
 
@@ -245,7 +252,7 @@ def marginal_values(
       `gain_per_unit` = gain / step.
     """
     steps = {**DEFAULT_STEPS, **(steps or {})}
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     rhs = problem.rhs(settings)
     with open_session(problem, rhs, name, relax=True) as lp:
@@ -306,7 +313,7 @@ def minimum_budget(
     problem: Problem | None = None,
 ) -> BudgetNeed:
     """The cheapest plan that meets every coverage, fairness, capacity and saturation rule (a MILP)."""
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     with open_session(problem, problem.rhs(settings), name) as session:
         need = _minimum_of_row(problem, settings, session, "budget")
@@ -351,12 +358,11 @@ def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str)
 
 
 def _best_rate(
-    problem: Problem, settings: PlanSettings, session, setting: str, keys: list[str], lower_is_easier: bool
+    problem: Problem, settings: PlanSettings, session, setting: str, lower_is_easier: bool
 ) -> float | None:
     """Nearest feasible rate (whole percent) for one rate setting, others unchanged; None if none works."""
     current = round(getattr(settings, setting) * 100)
-    candidates = range(current, -1, -1) if lower_is_easier else range(current, 101)
-    candidates = list(candidates)
+    candidates = list(range(current, -1, -1) if lower_is_easier else range(current, 101))
 
     def works(percent: int) -> bool:
         trial = settings.with_changes(**{setting: percent / 100})
@@ -451,7 +457,7 @@ def _suggest(problem: Problem, settings: PlanSettings, session, setting: str) ->
         return Suggestion(setting, current, value, f"raise the {label} capacity to {value:,.0f}.")
     if setting in _RATE_LABELS:
         lower_is_easier = setting != "max_saturation"
-        value = _best_rate(problem, settings, session, setting, [], lower_is_easier)
+        value = _best_rate(problem, settings, session, setting, lower_is_easier)
         if value is None:
             return None
         verb = "lower" if lower_is_easier else "raise"
