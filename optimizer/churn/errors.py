@@ -1,0 +1,46 @@
+"""Bad-input errors of the churn stage, naming the file, the row and the column.
+
+Rows are numbered as a spreadsheet shows them: the header is row 1, the first customer row 2.
+Shaped like the project's `optimizer.data.InputError` so the two can be unified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ChurnProblem:
+    """One thing wrong with one input cell (or a whole file/column when `row`/`column` is None)."""
+
+    file: str
+    message: str
+    row: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = [self.file]
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column '{self.column}'")
+        return f"{', '.join(where)}: {self.message}"
+
+
+class ChurnInputError(ValueError):
+    """Bad customer or model input. Holds every problem found, so a user can fix them all in one go."""
+
+    def __init__(self, problems: list[ChurnProblem] | ChurnProblem):
+        self.problems: list[ChurnProblem] = (
+            [problems] if isinstance(problems, ChurnProblem) else list(problems)
+        )
+        shown = self.problems[:20]
+        text = "\n".join(str(p) for p in shown)
+        if len(self.problems) > len(shown):
+            text += f"\n... and {len(self.problems) - len(shown)} more problems"
+        super().__init__(text)
+
+
+def spreadsheet_row(position: int) -> int:
+    """Spreadsheet row number of the data row at 0-based `position` (the header is row 1)."""
+    return int(position) + 2
