@@ -20,16 +20,14 @@ import xgboost as xgb
 
 from optimizer.churn.errors import ChurnInputError, ChurnProblem
 from optimizer.churn.features import FEATURE_NAMES, encode_features, validate_customers
+from optimizer.churn.paths import BOOSTER_FILE, DEFAULT_MODEL_DIR, PIPELINE_FILE
 
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "data" / "model"
-BOOSTER_FILE = "booster.json"
-PIPELINE_FILE = "pipeline.json"
 PIPELINE_FORMAT = "playlistpro-churn-model/1"
 NTHREAD = 2
 _EPSILON = 1e-7
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
+def logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, _EPSILON, 1.0 - _EPSILON)
     return np.log(p) - np.log1p(-p)
 
@@ -58,7 +56,7 @@ class Calibration:
         """Calibrated probabilities, clipped to [0, 1]."""
         p = np.asarray(probabilities, dtype=np.float64)
         if self.method == "platt":
-            p = 1.0 / (1.0 + np.exp(-(self.slope * _logit(p) + self.intercept)))
+            p = 1.0 / (1.0 + np.exp(-(self.slope * logit(p) + self.intercept)))
         elif self.method == "isotonic":
             p = np.interp(p, np.asarray(self.x), np.asarray(self.y))
         return np.clip(p, 0.0, 1.0)

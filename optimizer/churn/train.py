@@ -24,19 +24,23 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedKFold, train_test_split
+from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from optimizer.churn.features import FEATURE_NAMES, encode_features, source_column, validate_customers
 from optimizer.churn.generate import DEFAULT_CUSTOMERS, DEFAULT_SEED, generate_customers
-from optimizer.churn.model import DEFAULT_MODEL_DIR, NTHREAD, Calibration, ChurnModel, _logit
+from optimizer.churn.model import NTHREAD, Calibration, ChurnModel, logit
+from optimizer.churn.paths import (
+    DEFAULT_MODEL_DIR,
+    IMPORTANCES_FILE,
+    METRICS_FILE,
+    RELIABILITY_FILE,
+    ROC_FILE,
+)
+from optimizer.churn.split import split_customers
 
 REPORT_AUC = 0.94  # the predictive stage's XGBoost AUC quoted in the prescriptive report
-METRICS_FILE = "metrics.json"
-IMPORTANCES_FILE = "importances.csv"
-RELIABILITY_FILE = "reliability.csv"
-ROC_FILE = "roc.csv"
 ROC_GRID_POINTS = 101
 
 XGBOOST = "xgboost"
@@ -82,25 +86,6 @@ class TrainingResult:
     reliability: pd.DataFrame
     roc: pd.DataFrame
     test_scores: pd.DataFrame
-
-
-def split_customers(
-    customers: pd.DataFrame,
-    seed: int = DEFAULT_SEED,
-    validation_size: float = 0.15,
-    test_size: float = 0.15,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train / validation / test frames, stratified by `churned`, deterministic for a given seed."""
-    rest, test = train_test_split(
-        customers, test_size=test_size, stratify=customers["churned"], random_state=seed
-    )
-    train, validation = train_test_split(
-        rest,
-        test_size=validation_size / (1.0 - test_size),
-        stratify=rest["churned"],
-        random_state=seed,
-    )
-    return train, validation, test
 
 
 def reliability_table(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> pd.DataFrame:
@@ -151,8 +136,8 @@ def _fit_calibration(
     folds = StratifiedKFold(settings.calibration_folds, shuffle=True, random_state=settings.seed)
     cross_fitted = {"platt": np.empty_like(raw), "isotonic": np.empty_like(raw)}
     for fit_index, held_index in folds.split(raw.reshape(-1, 1), labels):
-        platt = LogisticRegression(C=1e6).fit(_logit(raw[fit_index]).reshape(-1, 1), labels[fit_index])
-        cross_fitted["platt"][held_index] = platt.predict_proba(_logit(raw[held_index]).reshape(-1, 1))[:, 1]
+        platt = LogisticRegression(C=1e6).fit(logit(raw[fit_index]).reshape(-1, 1), labels[fit_index])
+        cross_fitted["platt"][held_index] = platt.predict_proba(logit(raw[held_index]).reshape(-1, 1))[:, 1]
         isotonic = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         cross_fitted["isotonic"][held_index] = isotonic.fit(raw[fit_index], labels[fit_index]).predict(
             raw[held_index]
@@ -161,7 +146,7 @@ def _fit_calibration(
     briers.update({name: float(brier_score_loss(labels, p)) for name, p in cross_fitted.items()})
     best = min(briers, key=lambda name: (briers[name], name != "none"))
     if best == "platt":
-        platt = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), labels)
+        platt = LogisticRegression(C=1e6).fit(logit(raw).reshape(-1, 1), labels)
         calibration = Calibration(
             "platt", slope=float(platt.coef_[0, 0]), intercept=float(platt.intercept_[0])
         )
