@@ -49,7 +49,9 @@ def _guarded(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse
 def _train(args: argparse.Namespace) -> int:
     from optimizer.churn.train import TrainingSettings, save_training_result, train_churn_model
 
-    settings = TrainingSettings(n_customers=args.customers, seed=args.seed, random_forest=not args.no_forest)
+    settings = TrainingSettings(
+        n_customers=args.customers, seed=args.seed, random_forest=not args.no_forest, nthread=args.threads
+    )
     result = train_churn_model(settings)
     written = save_training_result(result, args.out)
     metrics = result.metrics
@@ -171,6 +173,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the base, split and models")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model directory to write")
     train.add_argument("--no-random-forest", dest="no_forest", action="store_true", help="skip the forest")
+    train.add_argument(
+        "--threads", type=_positive_int, default=1, help="XGBoost threads (the model does not depend on it)"
+    )
     train.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     train.set_defaults(handler=_guarded(_train))
 

@@ -65,6 +65,8 @@ class TrainingSettings:
     min_child_weight: float = 5.0
     random_forest: bool = True
     forest_trees: int = 100
+    forest_jobs: int = 2  # joblib threads build whole trees: no per-node barriers to stall
+    nthread: int = NTHREAD  # XGBoost threads; the booster does not depend on it (see model.NTHREAD)
     calibration_folds: int = 5
     reliability_bins: int = 10
 
@@ -206,7 +208,7 @@ def train_churn_model(
         forest = RandomForestClassifier(
             n_estimators=settings.forest_trees,
             min_samples_leaf=10,
-            n_jobs=NTHREAD,
+            n_jobs=settings.forest_jobs,
             random_state=settings.seed,
         )
         forest.fit(x_train, y_train)
@@ -224,12 +226,12 @@ def train_churn_model(
         "colsample_bytree": settings.colsample_bytree,
         "min_child_weight": settings.min_child_weight,
         "seed": settings.seed,
-        "nthread": NTHREAD,
+        "nthread": settings.nthread,
     }
 
     def matrix(x: pd.DataFrame, y: np.ndarray | None = None) -> xgb.DMatrix:
         return xgb.DMatrix(
-            x.to_numpy(dtype=np.float32), label=y, feature_names=list(FEATURE_NAMES), nthread=NTHREAD
+            x.to_numpy(dtype=np.float32), label=y, feature_names=list(FEATURE_NAMES), nthread=settings.nthread
         )
 
     d_train, d_val = matrix(x_train, y_train), matrix(x_val, y_val)
@@ -298,7 +300,8 @@ def train_churn_model(
         "n_trees": best_iteration + 1,
         "fit_seconds": {name: round(s, 3) for name, s in seconds.items()},
         "train_seconds": round(train_seconds, 3),
-        "nthread": NTHREAD,
+        "nthread": settings.nthread,
+        "forest_jobs": settings.forest_jobs,
         "versions": {
             "python": platform.python_version(),
             "xgboost": xgb.__version__,
