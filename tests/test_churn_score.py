@@ -61,6 +61,13 @@ def test_scoring_a_csv_file_equals_scoring_the_frame(model, customers, tmp_path)
     assert np.array_equal(from_file["churn_probability"], from_frame["churn_probability"])
 
 
+def test_a_byte_order_mark_from_spreadsheet_exports_is_accepted(model, customers, tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + customers.head(10).to_csv(index=False).encode("utf-8"))
+    scored = score_customers(read_customers(path), model)
+    assert scored["customer_id"].tolist() == customers["customer_id"].head(10).tolist()
+
+
 def test_label_and_extra_columns_are_not_needed(model, customers):
     features_only = customers.loc[:, list(REQUIRED_COLUMNS)].assign(notes="x")
     assert np.array_equal(

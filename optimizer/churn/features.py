@@ -174,7 +174,7 @@ def read_customers(path: str | Path) -> pd.DataFrame:
     """Read and validate a customer CSV file; see `validate_customers`. Raises `ChurnInputError`."""
     path = Path(path)
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except FileNotFoundError:
         raise ChurnInputError(ChurnProblem(str(path), "file not found")) from None
     except pd.errors.EmptyDataError:
