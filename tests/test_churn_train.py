@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
@@ -14,6 +15,7 @@ from optimizer.churn import (
     TrainingSettings,
     generate_customers,
     load_model_report,
+    register,
     save_training_result,
     split_customers,
     train_churn_model,
@@ -147,3 +149,17 @@ def test_training_on_a_given_frame_uses_it():
     result = train_churn_model(TrainingSettings(seed=9, random_forest=False), customers=customers)
     assert result.metrics["n_customers"] == 4000
     assert isinstance(result.test_scores, pd.DataFrame)
+
+
+def test_train_command_prints_a_json_summary_last(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="python -m optimizer")
+    register(parser.add_subparsers(dest="command", required=True))
+    argv = ["train", "--customers", "4000", "--seed", "5", "--no-random-forest", "--json"]
+    args = parser.parse_args([*argv, "--out", str(tmp_path)])
+    assert args.handler(args) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("auc", "brier", "log_loss", "n_train", "n_test", "baseline_auc", "model"):
+        assert key in summary
+    assert summary["model"] == "xgboost"
+    assert (summary["n_train"], summary["n_test"]) == (2800, 600)
+    assert (tmp_path / "booster.json").is_file()

@@ -19,12 +19,22 @@ from optimizer.churn.generate import DEFAULT_CUSTOMERS, DEFAULT_SEED
 from optimizer.churn.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
 
 SCALE_SEED = DEFAULT_SEED + 1  # default seed of `score --simulate`: customers the model never saw
+MIN_TRAINING_CUSTOMERS = 1_000
 
 
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _training_size(text: str) -> int:
+    value = int(text)
+    if value < MIN_TRAINING_CUSTOMERS:
+        raise argparse.ArgumentTypeError(
+            f"at least {MIN_TRAINING_CUSTOMERS:,} customers are needed to train and test, got {text}"
+        )
     return value
 
 
@@ -169,7 +179,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Generate the synthetic base, compare logistic regression, random forest and XGBoost "
         "on a held-out test set, and save the XGBoost model and its evaluation.",
     )
-    train.add_argument("--customers", type=_positive_int, default=DEFAULT_CUSTOMERS, help="size of the base")
+    train.add_argument("--customers", type=_training_size, default=DEFAULT_CUSTOMERS, help="size of the base")
     train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the base, split and models")
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model directory to write")
     train.add_argument("--no-random-forest", dest="no_forest", action="store_true", help="skip the forest")
