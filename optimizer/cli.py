@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from optimizer import loop_cli
 from optimizer.catalog import load_catalog
 from optimizer.data import bundled_data_dir, load_cohort
 from optimizer.errors import InputError
@@ -119,6 +120,9 @@ def run_plan(args: argparse.Namespace) -> int:
         payload.update(
             files=[str(p) for p in written], holdout_count=exports.holdout_count, holdout_seed=exports.seed
         )
+        plan_id = loop_cli.save_exported_plan(args, result, exports, cohort, catalog)
+        if plan_id is not None:
+            payload["plan_id"] = plan_id
     elif result.diagnosis is not None:
         print(result.diagnosis.message)
     if args.json:
@@ -175,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(sweep)
     sweep.add_argument("--budgets", type=_budgets, required=True, help="e.g. 150,175,200")
     sweep.set_defaults(handler=run_sweep)
+    loop_cli.register(commands)  # history, simulate-outcomes, measure, recalibrate; plan --save
     return parser
 
 
