@@ -10,6 +10,11 @@ created on first use; the `url` argument, then the `PLAYLISTPRO_HISTORY_URL` env
 it (e.g. `postgresql+psycopg://user@host/db` for a team). With SQLite the database runs in WAL mode with a
 busy timeout, and every write is one `BEGIN IMMEDIATE` transaction: concurrent saves from threads or
 processes wait their turn instead of failing, and a save is stored completely or not at all.
+
+Tables: `plans` (one row per plan: JSON columns for settings, KPIs, solver report, constraint report and
+catalog; the cohort and the assignments with their holdout flags as gzip'd CSV, each with its sha256),
+`plan_files` (the four export files, gzip'd, with the sha256 of their exact bytes) and `plan_outcomes`
+(outcome files as uploaded).
 """
 
 from __future__ import annotations
@@ -66,30 +71,11 @@ plans_table = sa.Table(
     sa.Column("input_fingerprint", sa.String(64), nullable=False, index=True),
     sa.Column("cohort_dtypes", sa.JSON, nullable=False),
     sa.Column("cohort_csv_gz", sa.LargeBinary, nullable=False),  # the full cohort, to re-optimize
+    # The assignments (PlanResult.assignments) plus a boolean `holdout` column, as gzip'd CSV.
+    sa.Column("assignments_sha256", sa.String(64), nullable=False),
+    sa.Column("assignments_dtypes", sa.JSON, nullable=False),
+    sa.Column("assignments_csv_gz", sa.LargeBinary, nullable=False),
     sa.Column("schema_version", sa.Integer, nullable=False),
-)
-
-plan_rows_table = sa.Table(
-    "plan_rows",
-    _metadata,
-    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("customer_id", sa.String(100), nullable=False),
-    sa.Column("subscription_type", sa.String(100), nullable=False),
-    sa.Column("payment_plan", sa.String(100), nullable=False),
-    sa.Column("churn_probability", sa.Float, nullable=False),
-    sa.Column("clv", sa.Float, nullable=False),
-    sa.Column("risk_tier", sa.String(10), nullable=False),
-    sa.Column("value_tier", sa.String(10), nullable=False),
-    sa.Column("action_id", sa.Integer, nullable=False),
-    sa.Column("action_name", sa.String(200), nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("cost", sa.Float, nullable=False),
-    sa.Column("uplift", sa.Float, nullable=False),
-    sa.Column("expected_churn_reduction", sa.Float, nullable=False),
-    sa.Column("expected_retained_clv", sa.Float, nullable=False),
-    sa.Column("net_value", sa.Float, nullable=False),
-    sa.Column("holdout", sa.Boolean, nullable=False),
 )
 
 plan_files_table = sa.Table(
@@ -98,8 +84,8 @@ plan_files_table = sa.Table(
     sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("content", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),  # of the file's bytes
+    sa.Column("content_gz", sa.LargeBinary, nullable=False),  # the file's bytes, gzip'd
 )
 
 plan_outcomes_table = sa.Table(
@@ -116,23 +102,6 @@ plan_outcomes_table = sa.Table(
     sa.Column("content", sa.LargeBinary, nullable=False),  # the uploaded CSV, as uploaded
 )
 
-_TEXT_ROW_COLUMNS = [
-    "subscription_type",
-    "payment_plan",
-    "risk_tier",
-    "value_tier",
-    "action_name",
-    "channel",
-]
-_FLOAT_ROW_COLUMNS = [
-    "churn_probability",
-    "clv",
-    "cost",
-    "uplift",
-    "expected_churn_reduction",
-    "expected_retained_clv",
-    "net_value",
-]
 _CONSTRAINT_FLOATS = ["limit", "used", "slack", "utilization_pct"]
 
 
@@ -151,11 +120,6 @@ def default_history_url() -> str:
 def resolve_history_url(url: str | None = None) -> str:
     """The history database URL: the argument, else $PLAYLISTPRO_HISTORY_URL, else the default file."""
     return url or os.environ.get(HISTORY_URL_ENV) or default_history_url()
-
-
-def _is_sqlite(engine_or_url) -> bool:
-    url = engine_or_url.url if isinstance(engine_or_url, Engine) else make_url(engine_or_url)
-    return url.get_backend_name() == "sqlite"
 
 
 def create_history_engine(url: str) -> Engine:
@@ -252,6 +216,17 @@ def _read_typed_csv(data: bytes, kinds: dict[str, str]) -> pd.DataFrame:
         elif kind == "bool":
             frame[column] = frame[column].eq("True")
     return frame[list(kinds)]
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def _unpack(blob: bytes, digest: str, kinds: dict[str, str], what: str) -> pd.DataFrame:
+    data = gzip.decompress(blob)
+    if sha256(data) != digest:
+        raise ValueError(f"{what}: the stored data does not match its fingerprint")
+    return _read_typed_csv(data, kinds)
 
 
 # --- JSON values -----------------------------------------------------------------------------------
@@ -403,24 +378,24 @@ class PlanHistory:
             "catalog_sha256": catalog_hash,
             "input_fingerprint": sha256(f"cohort:{cohort_hash}\ncatalog:{catalog_hash}\n".encode()),
             "cohort_dtypes": _dtype_kinds(cohort),
-            "cohort_csv_gz": gzip.compress(cohort_bytes, mtime=0),
+            "cohort_csv_gz": _gzip(cohort_bytes),
             "schema_version": SCHEMA_VERSION,
         }
-        rows = assignments[ASSIGNMENT_COLUMNS].copy()
-        rows["customer_id"] = rows["customer_id"].astype(str)
-        rows["holdout"] = holdout
-        # to_dict boxes numpy scalars as Python values
-        row_records = [{"position": i, **r} for i, r in enumerate(rows.to_dict(orient="records"))]
-        files = [
-            {"position": i, "name": name, "content": content, "sha256": sha256(content)}
-            for i, (name, content) in enumerate(
-                (name, to_csv_bytes(frame)) for name, frame in exports.files().items()
+        rows = assignments[ASSIGNMENT_COLUMNS].assign(holdout=holdout)
+        rows_bytes = _canonical_csv(rows)
+        record.update(
+            assignments_sha256=sha256(rows_bytes),
+            assignments_dtypes=_dtype_kinds(rows),
+            assignments_csv_gz=_gzip(rows_bytes),
+        )
+        files = []
+        for i, (name, frame) in enumerate(exports.files().items()):
+            content = to_csv_bytes(frame)
+            files.append(
+                {"position": i, "name": name, "sha256": sha256(content), "content_gz": _gzip(content)}
             )
-        ]
         with self._write() as conn:
             plan_id = int(conn.execute(sa.insert(plans_table).values(record)).inserted_primary_key[0])
-            if row_records:
-                conn.execute(sa.insert(plan_rows_table), [{"plan_id": plan_id, **r} for r in row_records])
             conn.execute(sa.insert(plan_files_table), [{"plan_id": plan_id, **f} for f in files])
         return plan_id
 
@@ -490,29 +465,16 @@ class PlanHistory:
         plan_id = int(plan_id)
         with self.engine.connect() as conn:
             record = conn.execute(sa.select(plans_table).where(plans_table.c.id == plan_id)).first()
-            if record is None:
-                raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
-            rows = pd.read_sql(
-                sa.select(plan_rows_table)
-                .where(plan_rows_table.c.plan_id == plan_id)
-                .order_by(plan_rows_table.c.position),
-                conn,
-            )
+        if record is None:
+            raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
         r = record._mapping
-        kinds = r["cohort_dtypes"]
-        cohort_bytes = gzip.decompress(r["cohort_csv_gz"])
-        if sha256(cohort_bytes) != r["cohort_sha256"]:
-            raise ValueError(f"plan {plan_id}: the stored cohort does not match its fingerprint")
-        cohort = _read_typed_csv(cohort_bytes, kinds)
-        id_kind = kinds.get("customer_id", "str")
-        assignments = pd.DataFrame(
-            {
-                "customer_id": rows["customer_id"].astype("int64" if id_kind == "int" else str).to_numpy(),
-                **{c: rows[c].astype(str).to_numpy() for c in _TEXT_ROW_COLUMNS},
-                **{c: rows[c].astype(float).to_numpy() for c in _FLOAT_ROW_COLUMNS},
-                "action_id": rows["action_id"].astype("int64").to_numpy(),
-            }
-        )[ASSIGNMENT_COLUMNS]
+        cohort = _unpack(r["cohort_csv_gz"], r["cohort_sha256"], r["cohort_dtypes"], f"plan {plan_id} cohort")
+        rows = _unpack(
+            r["assignments_csv_gz"],
+            r["assignments_sha256"],
+            r["assignments_dtypes"],
+            f"plan {plan_id} assignments",
+        )
         constraints = pd.DataFrame.from_records(r["constraints"])
         for column in _CONSTRAINT_FLOATS:
             if column in constraints.columns:
@@ -531,8 +493,8 @@ class PlanHistory:
             constraints=constraints,
             catalog=catalog,
             cohort=cohort,
-            assignments=assignments,
-            holdout=rows["holdout"].astype(bool).to_numpy(),
+            assignments=rows[ASSIGNMENT_COLUMNS],
+            holdout=rows["holdout"].to_numpy(dtype=bool),
             holdout_rate=float(r["holdout_rate"]),
             holdout_seed=int(r["holdout_seed"]),
             cohort_sha256=r["cohort_sha256"],
@@ -544,12 +506,12 @@ class PlanHistory:
         """The plan's four export files, name -> the exact bytes exported."""
         plan_id = int(plan_id)
         query = (
-            sa.select(plan_files_table.c.name, plan_files_table.c.content)
+            sa.select(plan_files_table.c.name, plan_files_table.c.content_gz)
             .where(plan_files_table.c.plan_id == plan_id)
             .order_by(plan_files_table.c.position)
         )
         with self.engine.connect() as conn:
-            files = {name: bytes(content) for name, content in conn.execute(query)}
+            files = {name: gzip.decompress(content) for name, content in conn.execute(query)}
         if not files:
             raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
         return files
