@@ -66,6 +66,17 @@ def _print_json(payload: dict) -> None:
     print(json.dumps(_clean(payload), default=_json_default))
 
 
+def _write_file(path: Path, content: bytes) -> None:
+    """Write to a temporary name, then rename into place: a failure never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        temp.write_bytes(content)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
 def _plan_id(text: str) -> int:
     try:
         value = int(text)
@@ -210,14 +221,10 @@ def run_history_show(args: argparse.Namespace) -> int:
 def run_history_export(args: argparse.Namespace) -> int:
     with PlanHistory(args.history) as history:
         files = history.plan_files(args.plan)
-    folder = args.out_dir
-    folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, content in files.items():
-        temp = folder / f".{name}.tmp"
-        temp.write_bytes(content)
-        os.replace(temp, folder / name)
-        written.append(str(folder / name))
+        _write_file(args.out_dir / name, content)
+        written.append(str(args.out_dir / name))
     print("\n".join(written))
     if args.json:
         _print_json({"plan": args.plan, "files": written})
@@ -268,8 +275,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         baseline_scale=args.baseline_scale,
         include_untreated=not args.plan_only,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_bytes(outcomes_csv_bytes(outcomes))
+    _write_file(args.out, outcomes_csv_bytes(outcomes))
     truth = {int(a): float(u) for a, u in plan.catalog.set_index("action_id")["uplift"].items()}
     truth.update(args.uplift or {})
     used = sorted(set(plan.assignments["action_id"].astype(int)))
@@ -368,10 +374,7 @@ def run_recalibrate(args: argparse.Namespace) -> int:
         measurement, _, name = _load_measurement(args, history, plan)
     recalibration = recalibrate_catalog(plan.catalog, measurement)
     out = args.out or Path(f"actions_recalibrated_plan{plan.id}.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = out.with_name(f".{out.name}.tmp")
-    temp.write_bytes(recalibration.catalog_csv())
-    os.replace(temp, out)
+    _write_file(out, recalibration.catalog_csv())
     changes = recalibration.changes
     print(
         changes[["action_id", "action_name", "estimate", "measured", "new_uplift", "source"]].to_string(
