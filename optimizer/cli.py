@@ -14,6 +14,7 @@ import math
 import sys
 from pathlib import Path
 
+from optimizer import loop_cli
 from optimizer.catalog import load_catalog
 from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
@@ -120,6 +121,9 @@ def run_plan(args: argparse.Namespace) -> int:
         payload.update(
             files=[str(p) for p in written], holdout_count=exports.holdout_count, holdout_seed=exports.seed
         )
+        plan_id = loop_cli.save_exported_plan(args, result, exports, cohort, catalog)
+        if plan_id is not None:
+            payload["plan_id"] = plan_id
     elif result.diagnosis is not None:
         print(result.diagnosis.message)
     if args.json:
@@ -181,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.set_defaults(handler=run_sweep)
 
     register_churn_commands(commands)  # train, score, simulate, cohort
+    loop_cli.register(commands)  # history, simulate-outcomes, measure, recalibrate; plan --save
     return parser
 
 
