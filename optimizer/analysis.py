@@ -92,14 +92,40 @@ def assignments_frame(problem: Problem, x: np.ndarray) -> pd.DataFrame:
 
 def compute_kpis(assignments: pd.DataFrame, customers: int, budget: float) -> Kpis:
     """KPIs of a plan from its assignments frame."""
-    spend = float(assignments["cost"].sum())
-    retained = float(assignments["expected_retained_clv"].sum())
+    return _kpis(
+        customers,
+        len(assignments),
+        float(assignments["cost"].sum()),
+        float(assignments["expected_churn_reduction"].sum()),
+        float(assignments["expected_retained_clv"].sum()),
+        budget,
+    )
+
+
+def kpis_from_solution(problem: Problem, x: np.ndarray, budget: float) -> Kpis:
+    """The same KPIs straight from the solution vector (no frame), for sweeps."""
+    picked = chosen_pairs(x)
+    customers = problem.pair_customer[picked]
+    p = problem.cohort["churn_probability"].to_numpy(dtype=float)[customers]
+    v = problem.cohort["clv"].to_numpy(dtype=float)[customers]
+    churn = p * problem.uplift[picked]
+    return _kpis(
+        problem.n_customers,
+        len(picked),
+        float(problem.cost[picked].sum()),
+        float(churn.sum()),
+        float((churn * v).sum()),
+        budget,
+    )
+
+
+def _kpis(customers: int, treated: int, spend: float, churn: float, retained: float, budget: float) -> Kpis:
     net = retained - spend
     return Kpis(
         customers=int(customers),
-        customers_treated=len(assignments),
+        customers_treated=int(treated),
         total_spend=spend,
-        expected_churn_reduction=float(assignments["expected_churn_reduction"].sum()),
+        expected_churn_reduction=churn,
         expected_retained_clv=retained,
         net_value=net,
         roi_pct=net / spend * 100.0 if spend > 0 else None,
@@ -129,7 +155,8 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
             utilization = 100.0 if value <= 0 else math.inf
         else:
             utilization = math.nan
-        binding = bool(finite and x is not None and slack < 1.0 - 1e-9)
+        # A floor of zero never restricts anything, so it is never reported as binding.
+        binding = bool(finite and x is not None and slack < 1.0 - 1e-9 and (row.sense == "<=" or limit > 0))
         records.append(
             {
                 "key": row.key,

@@ -14,7 +14,9 @@ import math
 import sys
 from pathlib import Path
 
+from optimizer import loop_cli
 from optimizer.catalog import load_catalog
+from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
 from optimizer.errors import InputError
 from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
@@ -119,6 +121,9 @@ def run_plan(args: argparse.Namespace) -> int:
         payload.update(
             files=[str(p) for p in written], holdout_count=exports.holdout_count, holdout_seed=exports.seed
         )
+        plan_id = loop_cli.save_exported_plan(args, result, exports, cohort, catalog)
+        if plan_id is not None:
+            payload["plan_id"] = plan_id
     elif result.diagnosis is not None:
         print(result.diagnosis.message)
     if args.json:
@@ -158,7 +163,10 @@ def _json_default(value):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m optimizer",
+        description="PlaylistPro Retention Optimizer: weekly plans, budget sweeps and the churn model.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     plan = commands.add_parser("plan", help="solve the week's plan and write the export files")
@@ -175,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_arguments(sweep)
     sweep.add_argument("--budgets", type=_budgets, required=True, help="e.g. 150,175,200")
     sweep.set_defaults(handler=run_sweep)
+
+    register_churn_commands(commands)  # train, score, simulate, cohort
+    loop_cli.register(commands)  # history, simulate-outcomes, measure, recalibrate; plan --save
     return parser
 
 
@@ -191,4 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_SOLVER
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # e.g. an output folder that cannot be written
+        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -155,6 +155,20 @@ def _customer_ids(frame: pd.DataFrame, file: str, problems: list[Problem]) -> pd
     return ids
 
 
+def _unmatched_ids(ids: pd.Series, other: pd.Series, file: str, other_file: str) -> list[Problem]:
+    """A problem for every id of `file` that has no row in `other_file`."""
+    missing = ~ids.isin(set(other)).to_numpy() & ids.ne("").to_numpy()
+    return [
+        Problem(
+            file,
+            f"customer_id {ids.iloc[i]!r} has no row in {other_file}",
+            row=spreadsheet_row(i),
+            column="customer_id",
+        )
+        for i in np.flatnonzero(missing)
+    ]
+
+
 def estimate_clv(features: pd.DataFrame) -> np.ndarray:
     """CLV estimate: base[subscription] * (1.3 if Yearly) * (1 + engagement) * 2.
 
@@ -225,26 +239,8 @@ def load_cohort(
         if column in feat_raw.columns:
             numeric[column] = parse_numeric(feat_raw, column, feat_file, problems, low=0.0, what=column)
 
-    known_features = set(feat_ids)
-    known_predictions = set(pred_ids)
-    for i in np.flatnonzero(~pred_ids.isin(known_features).to_numpy() & pred_ids.ne("").to_numpy()):
-        problems.append(
-            Problem(
-                pred_file,
-                f"customer_id {pred_ids.iloc[i]!r} has no row in {feat_file}",
-                row=spreadsheet_row(i),
-                column="customer_id",
-            )
-        )
-    for i in np.flatnonzero(~feat_ids.isin(known_predictions).to_numpy() & feat_ids.ne("").to_numpy()):
-        problems.append(
-            Problem(
-                feat_file,
-                f"customer_id {feat_ids.iloc[i]!r} has no row in {pred_file}",
-                row=spreadsheet_row(i),
-                column="customer_id",
-            )
-        )
+    problems += _unmatched_ids(pred_ids, feat_ids, pred_file, feat_file)
+    problems += _unmatched_ids(feat_ids, pred_ids, feat_file, pred_file)
     if problems:
         raise InputError(problems)
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report
+from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report, kpis_from_solution
 from optimizer.model import PlanSettings, Problem, build_problem, policy_count
 from optimizer.solvers import Solution, choose_solver, open_session
 
@@ -117,6 +119,20 @@ class PlanResult:
         return out
 
 
+def _problem_for(
+    cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSettings, problem: Problem | None
+) -> Problem:
+    """The given built problem (checked to match the settings' threshold), or a new one."""
+    if problem is None:
+        return build_problem(cohort, catalog, settings.high_risk_threshold)
+    if problem.high_risk_threshold != settings.high_risk_threshold:
+        raise ValueError(
+            "the built problem uses high-risk threshold "
+            f"{problem.high_risk_threshold}, the settings {settings.high_risk_threshold}: rebuild it"
+        )
+    return problem
+
+
 def _result_from_solution(
     problem: Problem, settings: PlanSettings, solver: str, reason: str, solution: Solution
 ) -> PlanResult:
@@ -157,7 +173,7 @@ def solve_plan(
     Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
     """
     settings = settings or PlanSettings()
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, reason = choose_solver(problem, solver)
     with open_session(problem, problem.rhs(settings), name) as session:
         solution = session.solve(time_limit)
@@ -175,30 +191,41 @@ def budget_sweep(
     *,
     solver: str = "auto",
     problem: Problem | None = None,
+    workers: int | None = None,
 ) -> pd.DataFrame:
-    """One model, built once and re-solved per budget by changing the budget row's right-hand side."""
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    """One model built once, re-solved per budget by changing only the budget row's right-hand side.
+
+    The budgets are split into `workers` contiguous chunks (default: one per CPU core, at most 2), each solved
+    in its own thread with its own solver session (its own Gurobi env); the solvers release the GIL.
+    """
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
-    records = []
-    budget_row = problem.row_index("budget")
-    rhs = problem.rhs(settings)
-    with open_session(problem, rhs, name) as session:
-        for budget in budgets:
-            rhs[budget_row] = float(budget)
-            session.set_rhs(rhs)
-            solution = session.solve()
-            record = {"budget": float(budget), "status": solution.status}
-            if solution.has_plan:
-                kpis = compute_kpis(assignments_frame(problem, solution.x), problem.n_customers, budget)
-                record.update(
-                    customers_treated=kpis.customers_treated,
-                    total_spend=kpis.total_spend,
-                    expected_churn_reduction=kpis.expected_churn_reduction,
-                    expected_retained_clv=kpis.expected_retained_clv,
-                    net_value=kpis.net_value,
-                    roi_pct=kpis.roi_pct,
-                )
-            records.append(record)
+    budgets = [float(b) for b in budgets]
+    workers = max(1, min(workers or min(os.cpu_count() or 1, 2), len(budgets)))
+    chunks = [list(chunk) for chunk in np.array_split(np.arange(len(budgets)), workers) if len(chunk)]
+
+    def solve_chunk(positions: list[int]) -> list[dict]:
+        rhs = problem.rhs(settings)
+        budget_row = problem.row_index("budget")
+        records = []
+        with open_session(problem, rhs, name) as session:
+            for position in positions:
+                budget = budgets[position]
+                rhs[budget_row] = budget
+                session.set_rhs(rhs)
+                solution = session.solve()
+                record = {"budget": budget, "status": solution.status}
+                if solution.has_plan:
+                    kpis = kpis_from_solution(problem, solution.x, budget)
+                    record.update({column: getattr(kpis, column) for column in SWEEP_COLUMNS[2:]})
+                records.append(record)
+        return records
+
+    if len(chunks) == 1:
+        records = solve_chunk(chunks[0])
+    else:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            records = [r for part in pool.map(solve_chunk, chunks) for r in part]
     return pd.DataFrame.from_records(records, columns=SWEEP_COLUMNS)
 
 
@@ -225,7 +252,7 @@ def marginal_values(
       `gain_per_unit` = gain / step.
     """
     steps = {**DEFAULT_STEPS, **(steps or {})}
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     rhs = problem.rhs(settings)
     with open_session(problem, rhs, name, relax=True) as lp:
@@ -286,7 +313,7 @@ def minimum_budget(
     problem: Problem | None = None,
 ) -> BudgetNeed:
     """The cheapest plan that meets every coverage, fairness, capacity and saturation rule (a MILP)."""
-    problem = problem or build_problem(cohort, catalog, settings.high_risk_threshold)
+    problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     with open_session(problem, problem.rhs(settings), name) as session:
         need = _minimum_of_row(problem, settings, session, "budget")
@@ -331,12 +358,11 @@ def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str)
 
 
 def _best_rate(
-    problem: Problem, settings: PlanSettings, session, setting: str, keys: list[str], lower_is_easier: bool
+    problem: Problem, settings: PlanSettings, session, setting: str, lower_is_easier: bool
 ) -> float | None:
     """Nearest feasible rate (whole percent) for one rate setting, others unchanged; None if none works."""
     current = round(getattr(settings, setting) * 100)
-    candidates = range(current, -1, -1) if lower_is_easier else range(current, 101)
-    candidates = list(candidates)
+    candidates = list(range(current, -1, -1) if lower_is_easier else range(current, 101))
 
     def works(percent: int) -> bool:
         trial = settings.with_changes(**{setting: percent / 100})
@@ -431,7 +457,7 @@ def _suggest(problem: Problem, settings: PlanSettings, session, setting: str) ->
         return Suggestion(setting, current, value, f"raise the {label} capacity to {value:,.0f}.")
     if setting in _RATE_LABELS:
         lower_is_easier = setting != "max_saturation"
-        value = _best_rate(problem, settings, session, setting, [], lower_is_easier)
+        value = _best_rate(problem, settings, session, setting, lower_is_easier)
         if value is None:
             return None
         verb = "lower" if lower_is_easier else "raise"

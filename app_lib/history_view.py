@@ -1,0 +1,289 @@
+"""Pure tables and figures for the History page: saved plans, comparison, measured uplift, recalibration.
+
+No Streamlit here: frames and `go.Figure`s in and out, so everything the page shows is unit-tested.
+Tables keep numbers numeric (rates as fractions, money in dollars); the page formats them with column config.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from optimizer.comparison import PlanComparison
+from optimizer.outcomes import Measurement
+from optimizer.recalibrate import Recalibration, Reoptimization
+
+GREEN = "#1DB954"
+DARK_GREEN = "#117A37"
+GREY = "#8A8F98"
+RED = "#E5484D"
+HEIGHT = 380
+
+
+def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=height,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        template="plotly_white",
+        font={"size": 13},
+        hoverlabel={"font_size": 13},
+    )
+    return fig
+
+
+# --- saved plans ---------------------------------------------------------------------------------------
+
+
+def plan_choice_label(row) -> str:
+    """'#3 · 2025-11-05 · week 45 · $400 · net $8,184.03' for a row of `PlanHistory.list_plans()`."""
+    parts = [f"#{row['id']}", str(row["plan_date"])]
+    if row["label"]:
+        parts.append(str(row["label"]))
+    parts.append(f"budget ${row['budget']:,.0f}")
+    parts.append(f"net ${row['net_value']:,.2f}")
+    return " · ".join(parts)
+
+
+def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
+    """The saved plans as the page lists them (newest first): date, settings, KPIs, outcome files."""
+
+    def capacity(value) -> str:
+        return (
+            "none" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:,.0f}"
+        )
+
+    return pd.DataFrame(
+        {
+            "Plan": plans["id"].to_numpy(),
+            "Plan date": plans["plan_date"].to_numpy(),
+            "Label": plans["label"].to_numpy(),
+            "Saved (UTC)": plans["created_at"].str.replace("T", " ").str.slice(0, 16).to_numpy(),
+            "Budget": plans["budget"].to_numpy(dtype=float),
+            "Capacities (email/push/call)": [
+                "/".join(capacity(v) for v in values)
+                for values in plans[["email_capacity", "push_capacity", "call_capacity"]].itertuples(
+                    index=False
+                )
+            ],
+            "Policies (high-risk/Premium/saturation/segment)": [
+                "/".join(f"{v:.0%}" for v in values)
+                for values in plans[
+                    ["min_high_risk", "min_premium", "max_saturation", "min_segment"]
+                ].itertuples(index=False)
+            ],
+            "Treated": plans["customers_treated"].to_numpy(dtype=int),
+            "Holdout": plans["holdout_count"].to_numpy(dtype=int),
+            "Spend": plans["total_spend"].to_numpy(dtype=float),
+            "Net value": plans["net_value"].to_numpy(dtype=float),
+            "ROI %": plans["roi_pct"].astype(float).to_numpy(),
+            "Outcome files": plans["outcome_files"].to_numpy(dtype=int),
+        }
+    )
+
+
+def plan_action_mix(plan_rows: pd.DataFrame) -> pd.DataFrame:
+    """Per action of a saved plan: customers, of whom held out, spend, expected retained CLV."""
+    grouped = plan_rows.groupby(["action_id", "action_name", "channel"], sort=True).agg(
+        customers=("customer_id", "size"),
+        holdout=("holdout", "sum"),
+        spend=("cost", "sum"),
+        retained=("expected_retained_clv", "sum"),
+    )
+    grouped = grouped.reset_index()
+    return pd.DataFrame(
+        {
+            "Action": grouped["action_name"].to_numpy(),
+            "Channel": grouped["channel"].to_numpy(),
+            "Customers": grouped["customers"].to_numpy(dtype=int),
+            "Held out": grouped["holdout"].to_numpy(dtype=int),
+            "Spend": grouped["spend"].to_numpy(dtype=float),
+            "Expected retained CLV": grouped["retained"].to_numpy(dtype=float),
+        }
+    )
+
+
+# --- two plans side by side -----------------------------------------------------------------------------
+
+
+def comparison_kpis(comparison: PlanComparison) -> pd.DataFrame:
+    a, b = comparison.labels
+    return pd.DataFrame(
+        {
+            "KPI": comparison.kpis["label"].to_numpy(),
+            a: comparison.kpis["a"].astype(float).to_numpy(),
+            b: comparison.kpis["b"].astype(float).to_numpy(),
+            "Change": comparison.kpis["change"].astype(float).to_numpy(),
+        }
+    )
+
+
+def comparison_settings(comparison: PlanComparison) -> pd.DataFrame:
+    a, b = comparison.labels
+
+    def shown(setting: str, value) -> str:
+        if value is None:
+            return "no limit"
+        if setting == "budget":
+            return f"${value:,.2f}"
+        if setting.endswith("_capacity"):
+            return f"{value:,.0f}"
+        if setting == "high_risk_threshold":
+            return f"p > {value:.2f}"
+        if isinstance(value, int | float):
+            return f"{value:.0%}"
+        return str(value)
+
+    settings = comparison.settings
+    return pd.DataFrame(
+        {
+            "Setting": settings["label"].to_numpy(),
+            a: [shown(n, v) for n, v in zip(settings["setting"], settings["a"], strict=True)],
+            b: [shown(n, v) for n, v in zip(settings["setting"], settings["b"], strict=True)],
+            "Changed": np.where(settings["changed"].to_numpy(dtype=bool), "changed", ""),
+        }
+    )
+
+
+def action_mix_figure(comparison: PlanComparison) -> go.Figure:
+    """Customers per action in plan A and plan B, side by side."""
+    a, b = comparison.labels
+    mix = comparison.action_mix
+    fig = go.Figure()
+    for column, label, color in (("customers_a", a, GREY), ("customers_b", b, GREEN)):
+        fig.add_trace(
+            go.Bar(
+                x=mix[column],
+                y=mix["action_name"],
+                orientation="h",
+                name=label,
+                marker={"color": color},
+                hovertemplate="%{y}<br>%{x} customers<extra>" + label + "</extra>",
+            )
+        )
+    fig.update_layout(barmode="group", legend={"orientation": "h", "y": -0.15})
+    fig.update_xaxes(title="Customers")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    return _layout(fig, "Action mix", height=max(HEIGHT, 60 + 40 * len(mix)))
+
+
+# --- measured uplift -----------------------------------------------------------------------------------
+
+
+def measurement_table(measurement: Measurement) -> pd.DataFrame:
+    """Per action: both groups (churned / customers, rate), measured vs catalog uplift, the verdict."""
+    t = measurement.table
+    return pd.DataFrame(
+        {
+            "Action": t["action_name"].to_numpy(),
+            "Treated": t["treated_n"].to_numpy(dtype=int),
+            "Treated churned": t["treated_churned"].to_numpy(dtype=int),
+            "Treated churn rate": t["treated_churn_rate"].astype(float).to_numpy(),
+            "Holdout": t["holdout_n"].to_numpy(dtype=int),
+            "Holdout churned": t["holdout_churned"].to_numpy(dtype=int),
+            "Holdout churn rate": t["holdout_churn_rate"].astype(float).to_numpy(),
+            "Churn prevented (points)": t["churn_rate_difference"].astype(float).to_numpy(),
+            "Measured uplift": t["measured_uplift"].astype(float).to_numpy(),
+            "95% CI low": t["uplift_ci_low"].astype(float).to_numpy(),
+            "95% CI high": t["uplift_ci_high"].astype(float).to_numpy(),
+            "Catalog estimate": t["catalog_uplift"].astype(float).to_numpy(),
+            "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
+            "Warning": t["warning"].to_numpy(),
+        }
+    )
+
+
+def measurement_warnings(measurement: Measurement) -> list[str]:
+    """Plain sentences for the page: one per action with a warning, then the general notes."""
+    out = [f"{r.action_name}: {r.warning}" for r in measurement.table.itertuples() if r.warning]
+    return out + list(measurement.notes)
+
+
+def uplift_figure(measurement: Measurement) -> go.Figure:
+    """Measured relative uplift with its 95% interval per action, beside the catalog's estimate."""
+    t = measurement.table
+    names = t["action_name"].astype(str).tolist()
+    measured = t["measured_uplift"].astype(float).to_numpy()
+    low = t["uplift_ci_low"].astype(float).to_numpy()
+    high = t["uplift_ci_high"].astype(float).to_numpy()
+    # Intervals are drawn within [-1, 1]: a tiny holdout can give a lower bound far below -1.
+    shown_low = np.maximum(low, -1.0)
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=measured,
+            y=names,
+            mode="markers",
+            name="Measured (95% CI)",
+            marker={"color": [DARK_GREEN if s else GREY for s in t["sufficient"]], "size": 11},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": np.nan_to_num(high - measured),
+                "arrayminus": np.nan_to_num(measured - shown_low),
+                "color": GREY,
+                "thickness": 2,
+            },
+            customdata=np.column_stack([low, high, t["holdout_n"], t["treated_n"]]),
+            hovertemplate=(
+                "%{y}<br>measured %{x:.3f}<br>95% CI %{customdata[0]:.3f} to %{customdata[1]:.3f}"
+                "<br>%{customdata[2]} holdout, %{customdata[3]} treated<extra></extra>"
+            ),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=t["catalog_uplift"].astype(float),
+            y=names,
+            mode="markers",
+            name="Catalog estimate",
+            marker={"color": RED, "symbol": "diamond", "size": 11},
+            hovertemplate="%{y}<br>catalog estimate %{x:.3f}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dash", line_color="#555", opacity=0.6)
+    fig.update_xaxes(title="Uplift (relative reduction of churn)", range=[-1.05, 1.05], tickformat=".0%")
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, "Measured vs estimated uplift", height=max(HEIGHT, 80 + 50 * len(t)))
+
+
+# --- recalibration ---------------------------------------------------------------------------------
+
+
+def recalibration_table(recalibration: Recalibration) -> pd.DataFrame:
+    c = recalibration.changes
+    return pd.DataFrame(
+        {
+            "Action": c["action_name"].to_numpy(),
+            "Estimate": c["estimate"].astype(float).to_numpy(),
+            "Measured": c["measured"].astype(float).to_numpy(),
+            "New uplift": c["new_uplift"].astype(float).to_numpy(),
+            "Source": c["source"].to_numpy(),
+            "Why": c["reason"].to_numpy(),
+        }
+    )
+
+
+def reoptimization_kpis(change: Reoptimization) -> pd.DataFrame:
+    kpis = change.kpis
+    columns = [c for c in kpis.columns if c not in ("metric", "label")]
+    out = pd.DataFrame({"KPI": kpis["label"].to_numpy()})
+    for column in columns:
+        out[column[0].upper() + column[1:]] = kpis[column].astype(float).to_numpy()
+    return out
+
+
+def reoptimization_summary(change: Reoptimization) -> str:
+    c = change.comparison
+    gain = change.net_value_gain
+    text = (
+        f"Re-optimized with the new catalog: {c.same:,} customers keep their action, {c.switched:,} switch, "
+        f"{c.only_a:,} are no longer treated and {c.only_b:,} are newly treated."
+    )
+    if gain is not None:
+        text += f" At the new uplifts this is worth ${gain:,.2f} more net value than the saved plan."
+    return text

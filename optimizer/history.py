@@ -1,0 +1,617 @@
+"""Plan history: every exported plan, kept with everything it was made from.
+
+A saved plan holds its settings, action catalog, full cohort, input fingerprints, solver report, KPIs,
+constraint report, assignments with holdout flags, the exact bytes of its four export files, and any outcome
+files uploaded against it later. It can be listed, reopened, compared, re-downloaded byte for byte and
+measured (`optimizer.outcomes`).
+
+Storage is any SQLAlchemy URL. The default is the SQLite file `data/history.sqlite` in the repository,
+created on first use; the `url` argument, then the `PLAYLISTPRO_HISTORY_URL` environment variable, override
+it (e.g. `postgresql+psycopg://user@host/db` for a team). With SQLite the database runs in WAL mode with a
+busy timeout, and every write is one `BEGIN IMMEDIATE` transaction: concurrent saves from threads or
+processes wait their turn instead of failing, and a save is stored completely or not at all.
+
+Tables: `plans` (one row per plan: JSON columns for settings, KPIs, solver report, constraint report and
+catalog; the cohort and the assignments with their holdout flags as gzip'd CSV, each with its sha256),
+`plan_files` (the four export files, gzip'd, with the sha256 of their exact bytes) and `plan_outcomes`
+(outcome files as uploaded).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import io
+import math
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from optimizer.analysis import ASSIGNMENT_COLUMNS, Kpis
+from optimizer.catalog import CATALOG_COLUMNS, validate_catalog
+from optimizer.data import bundled_data_dir
+from optimizer.exports import Exports, to_csv_bytes
+from optimizer.model import PlanSettings
+from optimizer.plan import PlanResult, SolverReport
+
+HISTORY_URL_ENV = "PLAYLISTPRO_HISTORY_URL"
+SCHEMA_VERSION = 1
+SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
+
+_metadata = sa.MetaData()
+
+plans_table = sa.Table(
+    "plans",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("created_at", sa.String(40), nullable=False),  # ISO 8601, UTC
+    sa.Column("label", sa.String(200), nullable=False, default=""),
+    sa.Column("created_by", sa.String(200), nullable=False, default=""),
+    sa.Column("plan_date", sa.String(10), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("solver", sa.String(20), nullable=False),
+    sa.Column("holdout_rate", sa.Float, nullable=False),
+    sa.Column("holdout_seed", sa.BigInteger, nullable=False),
+    sa.Column("holdout_count", sa.Integer, nullable=False),
+    sa.Column("customers", sa.Integer, nullable=False),
+    sa.Column("customers_treated", sa.Integer, nullable=False),
+    sa.Column("settings", sa.JSON, nullable=False),
+    sa.Column("kpis", sa.JSON, nullable=False),
+    sa.Column("solver_report", sa.JSON, nullable=False),
+    sa.Column("constraints", sa.JSON, nullable=False),
+    sa.Column("catalog", sa.JSON, nullable=False),
+    sa.Column("cohort_sha256", sa.String(64), nullable=False),
+    sa.Column("catalog_sha256", sa.String(64), nullable=False),
+    sa.Column("input_fingerprint", sa.String(64), nullable=False, index=True),
+    sa.Column("cohort_dtypes", sa.JSON, nullable=False),
+    sa.Column("cohort_csv_gz", sa.LargeBinary, nullable=False),  # the full cohort, to re-optimize
+    # The assignments (PlanResult.assignments) plus a boolean `holdout` column, as gzip'd CSV.
+    sa.Column("assignments_sha256", sa.String(64), nullable=False),
+    sa.Column("assignments_dtypes", sa.JSON, nullable=False),
+    sa.Column("assignments_csv_gz", sa.LargeBinary, nullable=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+)
+
+plan_files_table = sa.Table(
+    "plan_files",
+    _metadata,
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),  # of the file's bytes
+    sa.Column("content_gz", sa.LargeBinary, nullable=False),  # the file's bytes, gzip'd
+)
+
+plan_outcomes_table = sa.Table(
+    "plan_outcomes",
+    _metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("uploaded_at", sa.String(40), nullable=False),
+    sa.Column("uploaded_by", sa.String(200), nullable=False, default=""),
+    sa.Column("file_name", sa.String(300), nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),  # the uploaded CSV, as uploaded
+)
+
+_CONSTRAINT_FLOATS = ["limit", "used", "slack", "utilization_pct"]
+
+
+class PlanNotFound(ValueError):
+    """No saved plan (or outcome file) with that id."""
+
+
+# --- URL and engine --------------------------------------------------------------------------------
+
+
+def default_history_url() -> str:
+    """`sqlite:///<repository>/data/history.sqlite`."""
+    return f"sqlite:///{(bundled_data_dir() / 'history.sqlite').as_posix()}"
+
+
+def resolve_history_url(url: str | None = None) -> str:
+    """The history database URL: the argument, else $PLAYLISTPRO_HISTORY_URL, else the default file."""
+    return url or os.environ.get(HISTORY_URL_ENV) or default_history_url()
+
+
+def create_history_engine(url: str) -> Engine:
+    """An engine for the history database; for SQLite: WAL, busy timeout, BEGIN IMMEDIATE per write."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        # The driver must not open transactions itself: we emit BEGIN (IMMEDIATE) ourselves below, so a
+        # writer takes the write lock up front and concurrent writers queue on the busy timeout instead of
+        # failing on a lock upgrade.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(connection):
+        write = connection.get_execution_options().get("history_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+# --- fingerprints and cohort storage ----------------------------------------------------------------
+
+
+def _canonical_csv(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def catalog_csv(catalog: pd.DataFrame) -> bytes:
+    """The catalog in its CSV file format (blank CLV bounds, enabled as true/false); loads back unchanged."""
+    frame = catalog.reindex(columns=CATALOG_COLUMNS).copy()
+    frame["enabled"] = np.where(frame["enabled"].fillna(True).astype(bool), "true", "false")
+    frame["description"] = frame["description"].fillna("")
+    return _canonical_csv(frame)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def cohort_sha256(cohort: pd.DataFrame) -> str:
+    """sha256 of the cohort's content (its CSV text, columns and rows in order)."""
+    return sha256(_canonical_csv(cohort))
+
+
+def catalog_sha256(catalog: pd.DataFrame) -> str:
+    """sha256 of the catalog's content (its CSV file text)."""
+    return sha256(catalog_csv(catalog))
+
+
+def input_fingerprint(cohort: pd.DataFrame, catalog: pd.DataFrame) -> str:
+    """One sha256 for the plan's data inputs: equal fingerprints mean the same cohort and catalog."""
+    return sha256(f"cohort:{cohort_sha256(cohort)}\ncatalog:{catalog_sha256(catalog)}\n".encode())
+
+
+def _dtype_kinds(frame: pd.DataFrame) -> dict[str, str]:
+    kinds = {}
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        if pd.api.types.is_bool_dtype(dtype):
+            kinds[column] = "bool"
+        elif pd.api.types.is_integer_dtype(dtype):
+            kinds[column] = "int"
+        elif pd.api.types.is_float_dtype(dtype):
+            kinds[column] = "float"
+        else:
+            kinds[column] = "str"
+    return kinds
+
+
+def _read_typed_csv(data: bytes, kinds: dict[str, str]) -> pd.DataFrame:
+    """Read a frame written by `_canonical_csv` back with its exact values and types."""
+    floats = [c for c, k in kinds.items() if k == "float"]
+    frame = pd.read_csv(
+        io.BytesIO(data),
+        dtype={c: (float if k == "float" else str) for c, k in kinds.items()},
+        keep_default_na=False,
+        na_values={c: [""] for c in floats},
+    )  # pandas' default float parser is exact: repr-written floats read back unchanged
+    for column, kind in kinds.items():
+        if kind == "int":
+            frame[column] = frame[column].astype("int64")
+        elif kind == "bool":
+            frame[column] = frame[column].eq("True")
+    return frame[list(kinds)]
+
+
+def _gzip(data: bytes) -> bytes:
+    return gzip.compress(data, compresslevel=6, mtime=0)
+
+
+def _unpack(blob: bytes, digest: str, kinds: dict[str, str], what: str) -> pd.DataFrame:
+    data = gzip.decompress(blob)
+    if sha256(data) != digest:
+        raise ValueError(f"{what}: the stored data does not match its fingerprint")
+    return _read_typed_csv(data, kinds)
+
+
+# --- JSON values -----------------------------------------------------------------------------------
+
+
+def _plain(value):
+    """A JSON-portable value: numpy scalars to Python, non-finite floats to the strings 'inf'/'-inf'/'nan'."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _float_or_none(value) -> float | None:
+    return None if value is None else float(value)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+# --- the saved plan ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    """A plan as saved: everything needed to reopen, re-download, re-optimize and measure it."""
+
+    id: int
+    created_at: str
+    label: str
+    created_by: str
+    plan_date: dt.date
+    status: str
+    settings: PlanSettings
+    kpis: Kpis
+    solver_report: SolverReport
+    constraints: pd.DataFrame
+    catalog: pd.DataFrame
+    cohort: pd.DataFrame
+    assignments: pd.DataFrame  # exactly PlanResult.assignments
+    holdout: np.ndarray  # bool per assignment row
+    holdout_rate: float
+    holdout_seed: int
+    cohort_sha256: str
+    catalog_sha256: str
+    input_fingerprint: str
+
+    @property
+    def plan_rows(self) -> pd.DataFrame:
+        """The assignments with a boolean `holdout` column (True: not contacted, the control group)."""
+        return self.assignments.assign(holdout=self.holdout)
+
+    @property
+    def title(self) -> str:
+        name = f" {self.label}" if self.label else ""
+        return f"Plan #{self.id}{name} ({self.plan_date.isoformat()})"
+
+    def to_plan_result(self) -> PlanResult:
+        """The plan as a `PlanResult`, e.g. to reopen it in the app."""
+        return PlanResult(
+            self.status, self.settings, self.solver_report, self.assignments, self.kpis, self.constraints
+        )
+
+
+# --- the store --------------------------------------------------------------------------------------
+
+
+class PlanHistory:
+    """The plan history database. Thread-safe: share one instance; each call uses its own connection."""
+
+    def __init__(self, url: str | None = None):
+        self.url = resolve_history_url(url)
+        self.engine = create_history_engine(self.url)
+        self._create_schema()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> PlanHistory:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _write(self):
+        return self.engine.execution_options(history_write=True).begin()
+
+    def _create_schema(self) -> None:
+        # Inside one write transaction, so two processes opening a new database do not race on CREATE TABLE.
+        with self._write() as conn:
+            _metadata.create_all(conn, checkfirst=True)
+
+    # -- plans ---------------------------------------------------------------------------------------
+
+    def save_plan(
+        self,
+        result: PlanResult,
+        exports: Exports,
+        cohort: pd.DataFrame,
+        catalog: pd.DataFrame,
+        *,
+        label: str = "",
+        created_by: str = "",
+    ) -> int:
+        """Save an exported plan in one transaction and return its id.
+
+        `exports` must be `build_exports(result.assignments, ...)`: its treatment plan gives the holdout flags
+        and its files are stored byte for byte.
+        """
+        if not result.has_plan:
+            raise ValueError(f"only a plan can be saved; this result is {result.status}")
+        assignments = result.assignments
+        plan = exports.treatment_plan
+        if len(plan) != len(assignments) or not np.array_equal(
+            plan["customer_id"].astype(str).to_numpy(), assignments["customer_id"].astype(str).to_numpy()
+        ):
+            raise ValueError("the exports were not built from this plan's assignments")
+        holdout = plan["holdout"].eq("TRUE").to_numpy()
+        cohort_bytes = _canonical_csv(cohort)
+        cohort_hash = sha256(cohort_bytes)
+        catalog_hash = catalog_sha256(catalog)
+        constraints = result.constraints.astype(object).where(result.constraints.notna(), None)
+        record = {
+            "created_at": _now(),
+            "label": label.strip()[:200],
+            "created_by": created_by.strip()[:200],
+            "plan_date": exports.plan_date.isoformat(),
+            "status": result.status,
+            "solver": result.solver_report.solver,
+            "holdout_rate": float(exports.holdout_rate),
+            "holdout_seed": int(exports.seed),
+            "holdout_count": int(holdout.sum()),
+            "customers": int(result.kpis.customers),
+            "customers_treated": int(result.kpis.customers_treated),
+            "settings": _plain(result.settings.to_dict()),
+            "kpis": _plain(result.kpis.to_dict()),
+            "solver_report": _plain(asdict(result.solver_report)),
+            "constraints": _plain(constraints.to_dict(orient="records")),
+            "catalog": _plain(catalog.astype(object).where(catalog.notna(), None).to_dict(orient="records")),
+            "cohort_sha256": cohort_hash,
+            "catalog_sha256": catalog_hash,
+            "input_fingerprint": sha256(f"cohort:{cohort_hash}\ncatalog:{catalog_hash}\n".encode()),
+            "cohort_dtypes": _dtype_kinds(cohort),
+            "cohort_csv_gz": _gzip(cohort_bytes),
+            "schema_version": SCHEMA_VERSION,
+        }
+        rows = assignments[ASSIGNMENT_COLUMNS].assign(holdout=holdout)
+        rows_bytes = _canonical_csv(rows)
+        record.update(
+            assignments_sha256=sha256(rows_bytes),
+            assignments_dtypes=_dtype_kinds(rows),
+            assignments_csv_gz=_gzip(rows_bytes),
+        )
+        files = []
+        for i, (name, frame) in enumerate(exports.files().items()):
+            content = to_csv_bytes(frame)
+            files.append(
+                {"position": i, "name": name, "sha256": sha256(content), "content_gz": _gzip(content)}
+            )
+        with self._write() as conn:
+            plan_id = int(conn.execute(sa.insert(plans_table).values(record)).inserted_primary_key[0])
+            conn.execute(sa.insert(plan_files_table), [{"plan_id": plan_id, **f} for f in files])
+        return plan_id
+
+    def list_plans(self) -> pd.DataFrame:
+        """One row per saved plan, newest first: id, date, label, status, settings and KPIs."""
+        t = plans_table
+        columns = [
+            t.c.id,
+            t.c.created_at,
+            t.c.plan_date,
+            t.c.label,
+            t.c.created_by,
+            t.c.status,
+            t.c.solver,
+            t.c.customers,
+            t.c.customers_treated,
+            t.c.holdout_count,
+            t.c.holdout_seed,
+            t.c.settings,
+            t.c.kpis,
+            t.c.input_fingerprint,
+        ]
+        outcomes = (
+            sa.select(plan_outcomes_table.c.plan_id, sa.func.count().label("outcome_files"))
+            .group_by(plan_outcomes_table.c.plan_id)
+            .subquery()
+        )
+        query = (
+            sa.select(*columns, sa.func.coalesce(outcomes.c.outcome_files, 0).label("outcome_files"))
+            .outerjoin(outcomes, outcomes.c.plan_id == t.c.id)
+            .order_by(t.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            records = [dict(r._mapping) for r in conn.execute(query)]
+        out = []
+        for r in records:
+            settings, kpis = r.pop("settings"), r.pop("kpis")
+            out.append(
+                {
+                    **{k: r[k] for k in ("id", "created_at", "plan_date", "label", "created_by", "status")},
+                    "budget": settings["budget"],
+                    "email_capacity": settings["email_capacity"],
+                    "push_capacity": settings["push_capacity"],
+                    "call_capacity": settings["call_capacity"],
+                    "min_high_risk": settings["min_high_risk"],
+                    "min_premium": settings["min_premium"],
+                    "max_saturation": settings["max_saturation"],
+                    "min_segment": settings["min_segment"],
+                    "customers": r["customers"],
+                    "customers_treated": r["customers_treated"],
+                    "holdout_count": r["holdout_count"],
+                    "total_spend": kpis["total_spend"],
+                    "expected_churn_reduction": kpis["expected_churn_reduction"],
+                    "expected_retained_clv": kpis["expected_retained_clv"],
+                    "net_value": kpis["net_value"],
+                    "roi_pct": kpis["roi_pct"],
+                    "solver": r["solver"],
+                    "holdout_seed": r["holdout_seed"],
+                    "input_fingerprint": r["input_fingerprint"],
+                    "outcome_files": int(r["outcome_files"]),
+                }
+            )
+        return pd.DataFrame.from_records(out, columns=LIST_COLUMNS)
+
+    def load_plan(self, plan_id: int) -> SavedPlan:
+        """Reopen a saved plan (raises `PlanNotFound`)."""
+        plan_id = int(plan_id)
+        with self.engine.connect() as conn:
+            record = conn.execute(sa.select(plans_table).where(plans_table.c.id == plan_id)).first()
+        if record is None:
+            raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
+        r = record._mapping
+        cohort = _unpack(r["cohort_csv_gz"], r["cohort_sha256"], r["cohort_dtypes"], f"plan {plan_id} cohort")
+        rows = _unpack(
+            r["assignments_csv_gz"],
+            r["assignments_sha256"],
+            r["assignments_dtypes"],
+            f"plan {plan_id} assignments",
+        )
+        constraints = pd.DataFrame.from_records(r["constraints"])
+        for column in _CONSTRAINT_FLOATS:
+            if column in constraints.columns:
+                constraints[column] = [math.nan if v is None else float(v) for v in constraints[column]]
+        catalog = validate_catalog(pd.DataFrame.from_records(r["catalog"]), f"plan {plan_id} catalog")
+        return SavedPlan(
+            id=plan_id,
+            created_at=r["created_at"],
+            label=r["label"],
+            created_by=r["created_by"],
+            plan_date=dt.date.fromisoformat(r["plan_date"]),
+            status=r["status"],
+            settings=PlanSettings(**r["settings"]),
+            kpis=_kpis_from(r["kpis"]),
+            solver_report=_solver_report_from(r["solver_report"]),
+            constraints=constraints,
+            catalog=catalog,
+            cohort=cohort,
+            assignments=rows[ASSIGNMENT_COLUMNS],
+            holdout=rows["holdout"].to_numpy(dtype=bool),
+            holdout_rate=float(r["holdout_rate"]),
+            holdout_seed=int(r["holdout_seed"]),
+            cohort_sha256=r["cohort_sha256"],
+            catalog_sha256=r["catalog_sha256"],
+            input_fingerprint=r["input_fingerprint"],
+        )
+
+    def plan_files(self, plan_id: int) -> dict[str, bytes]:
+        """The plan's four export files, name -> the exact bytes exported."""
+        plan_id = int(plan_id)
+        query = (
+            sa.select(plan_files_table.c.name, plan_files_table.c.content_gz)
+            .where(plan_files_table.c.plan_id == plan_id)
+            .order_by(plan_files_table.c.position)
+        )
+        with self.engine.connect() as conn:
+            files = {name: gzip.decompress(content) for name, content in conn.execute(query)}
+        if not files:
+            raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
+        return files
+
+    def plan_ids(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return [int(i) for (i,) in conn.execute(sa.select(plans_table.c.id).order_by(plans_table.c.id))]
+
+    # -- outcomes ------------------------------------------------------------------------------------
+
+    def save_outcomes(self, plan_id: int, content: bytes, file_name: str, *, uploaded_by: str = "") -> int:
+        """Keep an outcome file uploaded against a plan (as uploaded); returns its id. Validate it first."""
+        plan_id = int(plan_id)
+        record = {
+            "plan_id": plan_id,
+            "uploaded_at": _now(),
+            "uploaded_by": uploaded_by.strip()[:200],
+            "file_name": file_name[:300],
+            "sha256": sha256(content),
+            "content": bytes(content),
+        }
+        with self._write() as conn:
+            exists = conn.execute(sa.select(plans_table.c.id).where(plans_table.c.id == plan_id)).first()
+            if exists is None:
+                raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
+            return int(conn.execute(sa.insert(plan_outcomes_table).values(record)).inserted_primary_key[0])
+
+    def list_outcomes(self, plan_id: int) -> pd.DataFrame:
+        """The outcome files uploaded against a plan, newest first (no content)."""
+        t = plan_outcomes_table
+        query = (
+            sa.select(t.c.id, t.c.plan_id, t.c.uploaded_at, t.c.uploaded_by, t.c.file_name, t.c.sha256)
+            .where(t.c.plan_id == int(plan_id))
+            .order_by(t.c.id.desc())
+        )
+        with self.engine.connect() as conn:
+            return pd.DataFrame([dict(r._mapping) for r in conn.execute(query)], columns=OUTCOME_LIST_COLUMNS)
+
+    def load_outcomes(self, plan_id: int, outcome_id: int | None = None) -> tuple[bytes, str]:
+        """(content, file name) of an outcome file of the plan: the given one, or the latest."""
+        t = plan_outcomes_table
+        query = sa.select(t.c.content, t.c.file_name).where(t.c.plan_id == int(plan_id))
+        if outcome_id is not None:
+            query = query.where(t.c.id == int(outcome_id))
+        with self.engine.connect() as conn:
+            row = conn.execute(query.order_by(t.c.id.desc()).limit(1)).first()
+        if row is None:
+            which = "" if outcome_id is None else f" with id {outcome_id}"
+            raise PlanNotFound(f"plan {plan_id} has no outcome file{which} uploaded")
+        return bytes(row.content), row.file_name
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden (for messages)."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+
+def _kpis_from(values: dict) -> Kpis:
+    ints = {"customers", "customers_treated"}
+    return Kpis(**{k: int(v) if k in ints else _float_or_none(v) for k, v in values.items()})
+
+
+def _solver_report_from(values: dict) -> SolverReport:
+    texts, ints = {"solver", "reason", "status"}, {"n_variables", "n_constraints"}
+    return SolverReport(
+        **{k: v if k in texts else int(v) if k in ints else _float_or_none(v) for k, v in values.items()}
+    )
+
+
+LIST_COLUMNS = [
+    "id",
+    "created_at",
+    "plan_date",
+    "label",
+    "created_by",
+    "status",
+    "budget",
+    "email_capacity",
+    "push_capacity",
+    "call_capacity",
+    "min_high_risk",
+    "min_premium",
+    "max_saturation",
+    "min_segment",
+    "customers",
+    "customers_treated",
+    "holdout_count",
+    "total_spend",
+    "expected_churn_reduction",
+    "expected_retained_clv",
+    "net_value",
+    "roi_pct",
+    "solver",
+    "holdout_seed",
+    "input_fingerprint",
+    "outcome_files",
+]
+OUTCOME_LIST_COLUMNS = ["id", "plan_id", "uploaded_at", "uploaded_by", "file_name", "sha256"]
+
+
+def open_history(url: str | None = None) -> PlanHistory:
+    """The plan history at `url` (default: $PLAYLISTPRO_HISTORY_URL, else data/history.sqlite)."""
+    return PlanHistory(url)

@@ -1,0 +1,494 @@
+"""CLI of the measure-and-improve loop: plan history, simulated outcomes, measurement, recalibration.
+
+    python -m optimizer plan ... --save [--label TEXT]           save the exported plan in the history
+    python -m optimizer history list|show|export|compare ...     the saved plans
+    python -m optimizer simulate-outcomes --plan ID --out FILE    outcomes drawn at known true uplifts
+    python -m optimizer measure --plan ID --outcomes FILE         measured uplift per action
+    python -m optimizer recalibrate --plan ID [--outcomes FILE]   a catalog with the measured uplifts
+
+Every command takes `--history URL` (default: $PLAYLISTPRO_HISTORY_URL, else data/history.sqlite).
+Exit codes: 0 ok, 2 bad input (message on stderr). With --json the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from optimizer.comparison import compare_plans
+from optimizer.errors import InputError, Problem
+from optimizer.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
+from optimizer.outcomes import (
+    SufficiencyRule,
+    load_outcomes,
+    measure_uplift,
+    outcomes_csv_bytes,
+    simulate_outcomes,
+)
+from optimizer.recalibrate import recalibrate_catalog, reoptimize
+
+EXIT_OK = 0
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _clean(value):
+    """JSON-ready: NaN and infinities become null."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return _clean(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
+
+
+def _print_json(payload: dict) -> None:
+    print(json.dumps(_clean(payload), default=_json_default))
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    """Write to a temporary name, then rename into place: a failure never leaves a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        temp.write_bytes(content)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _plan_id(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"plan id must be a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"plan id must be positive, got {text!r}")
+    return value
+
+
+def _uplifts(text: str) -> dict[int, float]:
+    """'1=0.05,2=0.12' -> {1: 0.05, 2: 0.12}."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[int(key)] = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"uplifts must look like 1=0.05,2=0.12 (action_id=uplift), got {text!r}"
+            ) from None
+    return out
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 < value <= 2.0:
+        raise argparse.ArgumentTypeError(f"must be in (0, 2], got {text!r}")
+    return value
+
+
+def _history_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--history",
+        default=None,
+        metavar="URL",
+        help=f"history database URL (default: ${HISTORY_URL_ENV}, else data/history.sqlite)",
+    )
+
+
+def _rule_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = SufficiencyRule()
+    parser.add_argument(
+        "--min-holdout", type=int, default=defaults.min_holdout, help="holdout customers needed"
+    )
+    parser.add_argument(
+        "--min-treated", type=int, default=defaults.min_treated, help="treated customers needed"
+    )
+    parser.add_argument(
+        "--max-ci-width", type=_fraction, default=defaults.max_ci_width, help="widest 95%% interval accepted"
+    )
+
+
+def _rule(args: argparse.Namespace) -> SufficiencyRule:
+    return SufficiencyRule(args.min_holdout, args.min_treated, args.max_ci_width)
+
+
+# --- plan --save -------------------------------------------------------------------------------------
+
+
+def save_exported_plan(args: argparse.Namespace, result, exports, cohort, catalog) -> int | None:
+    """For `plan --save`: save the exported plan in the history, print its id; None when not asked to."""
+    if not getattr(args, "save", False):
+        return None
+    with PlanHistory(args.history) as history:
+        plan_id = history.save_plan(
+            result, exports, cohort, catalog, label=args.label or "", created_by=_user()
+        )
+        print(f"Saved as plan #{plan_id} in {history.safe_url}")
+    return plan_id
+
+
+def _user() -> str:
+    return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+
+
+# --- history -----------------------------------------------------------------------------------------
+
+
+def run_history_list(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        plans = history.list_plans()
+    if plans.empty:
+        print("No saved plans yet: run `python -m optimizer plan --save`.")
+    else:
+        shown = plans[
+            ["id", "plan_date", "label", "budget", "customers_treated", "holdout_count", "total_spend"]
+            + ["net_value", "roi_pct", "outcome_files"]
+        ]
+        print(shown.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    if args.json:
+        _print_json({"plans": _records(plans)})
+    return EXIT_OK
+
+
+def _describe(plan: SavedPlan) -> list[str]:
+    k = plan.kpis
+    roi = "n/a" if k.roi_pct is None else f"{k.roi_pct:,.1f}%"
+    lines = [
+        f"{plan.title}, saved {plan.created_at}" + (f" by {plan.created_by}" if plan.created_by else ""),
+        f"  status {plan.status} ({plan.solver_report.solver}); {k.customers_treated} of {k.customers} "
+        f"treated, {int(plan.holdout.sum())} held out (seed {plan.holdout_seed})",
+        f"  spend ${k.total_spend:,.2f}; retained CLV ${k.expected_retained_clv:,.2f}; "
+        f"net value ${k.net_value:,.2f}; ROI {roi}",
+        "  settings: " + ", ".join(f"{n}={v}" for n, v in plan.settings.to_dict().items()),
+        f"  input fingerprint {plan.input_fingerprint}",
+    ]
+    return lines
+
+
+def run_history_show(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        plan = history.load_plan(args.plan)
+        outcomes = history.list_outcomes(args.plan)
+    print("\n".join(_describe(plan)))
+    mix = plan.plan_rows.groupby(["action_id", "action_name"]).agg(
+        customers=("customer_id", "size"), holdout=("holdout", "sum"), spend=("cost", "sum")
+    )
+    print(mix.reset_index().to_string(index=False))
+    if args.json:
+        _print_json(
+            {
+                "id": plan.id,
+                "created_at": plan.created_at,
+                "label": plan.label,
+                "plan_date": plan.plan_date.isoformat(),
+                "status": plan.status,
+                "settings": plan.settings.to_dict(),
+                "kpis": plan.kpis.to_dict(),
+                "holdout_count": int(plan.holdout.sum()),
+                "holdout_seed": plan.holdout_seed,
+                "input_fingerprint": plan.input_fingerprint,
+                "action_mix": _records(mix.reset_index()),
+                "outcome_files": _records(outcomes),
+            }
+        )
+    return EXIT_OK
+
+
+def run_history_export(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        files = history.plan_files(args.plan)
+    written = []
+    for name, content in files.items():
+        _write_file(args.out_dir / name, content)
+        written.append(str(args.out_dir / name))
+    print("\n".join(written))
+    if args.json:
+        _print_json({"plan": args.plan, "files": written})
+    return EXIT_OK
+
+
+def run_history_compare(args: argparse.Namespace) -> int:
+    first, second = args.plans
+    with PlanHistory(args.history) as history:
+        a, b = history.load_plan(first), history.load_plan(second)
+    comparison = compare_plans(a, b, labels=(f"#{first}", f"#{second}"))
+    kpis = comparison.kpis.rename(columns={"a": f"#{first}", "b": f"#{second}"})
+    print(kpis.drop(columns="metric").to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    changed = comparison.settings[comparison.settings["changed"]]
+    if not changed.empty:
+        print("Settings changed: " + "; ".join(f"{r.label} {r.a} -> {r.b}" for r in changed.itertuples()))
+    print(comparison.action_mix.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    print(
+        f"Customers: {comparison.same} same action, {comparison.switched} switched, "
+        f"{comparison.only_a} only in #{first}, {comparison.only_b} only in #{second}"
+    )
+    if args.json:
+        _print_json(
+            {
+                "plans": [first, second],
+                "kpis": _records(comparison.kpis),
+                "settings": _records(comparison.settings),
+                "action_mix": _records(comparison.action_mix),
+                "same": comparison.same,
+                "switched": comparison.switched,
+                "only_first": comparison.only_a,
+                "only_second": comparison.only_b,
+            }
+        )
+    return EXIT_OK
+
+
+# --- simulate, measure, recalibrate ---------------------------------------------------------------------
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        plan = history.load_plan(args.plan)
+    outcomes = simulate_outcomes(
+        plan,
+        args.uplift,
+        seed=args.seed,
+        baseline_scale=args.baseline_scale,
+        include_untreated=not args.plan_only,
+    )
+    _write_file(args.out, outcomes_csv_bytes(outcomes))
+    truth = {int(a): float(u) for a, u in plan.catalog.set_index("action_id")["uplift"].items()}
+    truth.update(args.uplift or {})
+    used = sorted(set(plan.assignments["action_id"].astype(int)))
+    print(f"Wrote {len(outcomes)} outcomes ({int(outcomes['churned'].sum())} churned) to {args.out}")
+    print("True uplift per action: " + ", ".join(f"{a}={truth[a]:g}" for a in used))
+    if args.json:
+        _print_json(
+            {
+                "plan": plan.id,
+                "file": str(args.out),
+                "rows": len(outcomes),
+                "churned": int(outcomes["churned"].sum()),
+                "true_uplift": {str(a): truth[a] for a in used},
+                "seed": args.seed,
+                "baseline_scale": args.baseline_scale,
+            }
+        )
+    return EXIT_OK
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    def pct(value) -> str:
+        return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.1%}"
+
+    def interval(low, high) -> str:
+        if any(isinstance(v, float) and math.isnan(v) for v in (low, high)):
+            return "–"
+        return f"[{low:.3f}, {high:.3f}]"
+
+    shown = pd.DataFrame(
+        {
+            "action": [f"{a} {n}" for a, n in zip(table["action_id"], table["action_name"], strict=True)],
+            "treated": [
+                f"{c}/{n} = {pct(r)}"
+                for c, n, r in table[["treated_churned", "treated_n", "treated_churn_rate"]].itertuples(
+                    index=False
+                )
+            ],
+            "holdout": [
+                f"{c}/{n} = {pct(r)}"
+                for c, n, r in table[["holdout_churned", "holdout_n", "holdout_churn_rate"]].itertuples(
+                    index=False
+                )
+            ],
+            "measured uplift": [
+                "–" if math.isnan(u) else f"{u:.3f}" for u in table["measured_uplift"].astype(float)
+            ],
+            "95% CI": [
+                interval(lo, hi)
+                for lo, hi in table[["uplift_ci_low", "uplift_ci_high"]].itertuples(index=False)
+            ],
+            "catalog": [f"{u:.3f}" for u in table["catalog_uplift"]],
+            "sufficient": np.where(table["sufficient"], "yes", "no"),
+        }
+    )
+    return shown.to_string(index=False)
+
+
+def _load_measurement(args: argparse.Namespace, history: PlanHistory, plan: SavedPlan):
+    """The plan's outcomes (--outcomes FILE, else the latest file saved against it) and their measurement."""
+    if args.outcomes is not None:
+        if not args.outcomes.is_file():
+            raise InputError(Problem(args.outcomes.name, f"file not found ({args.outcomes})"))
+        content, name = args.outcomes.read_bytes(), args.outcomes.name
+    else:
+        content, name = history.load_outcomes(plan.id)
+    outcomes = load_outcomes(content, name)
+    return measure_uplift(plan, outcomes, rule=_rule(args)), content, name
+
+
+def run_measure(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        plan = history.load_plan(args.plan)
+        measurement, content, name = _load_measurement(args, history, plan)
+        saved_as = None
+        if args.save and args.outcomes is not None:
+            saved_as = history.save_outcomes(plan.id, content, name, uploaded_by=_user())
+    print(f"{plan.title}: {measurement.matched} of {len(plan.assignments)} plan customers have outcomes")
+    print(_format_table(measurement.table))
+    for row in measurement.table.itertuples():
+        if row.warning:
+            print(f"  ! {row.action_name}: {row.warning}")
+    for note in measurement.notes:
+        print(f"  note: {note}")
+    print(f"Method: {measurement.method}")
+    if saved_as is not None:
+        print(f"Outcomes saved against plan #{plan.id} (file #{saved_as})")
+    if args.json:
+        _print_json({"plan": plan.id, "outcomes_file": name, "saved_as": saved_as, **measurement.to_dict()})
+    return EXIT_OK
+
+
+def run_recalibrate(args: argparse.Namespace) -> int:
+    with PlanHistory(args.history) as history:
+        plan = history.load_plan(args.plan)
+        measurement, _, name = _load_measurement(args, history, plan)
+    recalibration = recalibrate_catalog(plan.catalog, measurement)
+    out = args.out or Path(f"actions_recalibrated_plan{plan.id}.csv")
+    _write_file(out, recalibration.catalog_csv())
+    changes = recalibration.changes
+    print(
+        changes[["action_id", "action_name", "estimate", "measured", "new_uplift", "source"]].to_string(
+            index=False, float_format=lambda v: f"{v:.4f}"
+        )
+    )
+    print(f"Wrote the recalibrated catalog to {out}")
+    payload = {
+        "plan": plan.id,
+        "outcomes_file": name,
+        "catalog_file": str(out),
+        "measured_actions": recalibration.measured_actions,
+        "changes": _records(changes),
+    }
+    if not args.no_reoptimize:
+        change = reoptimize(plan, recalibration.catalog, solver=args.solver)
+        print(change.kpis.drop(columns="metric").to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+        c = change.comparison
+        print(
+            f"Re-optimized: {c.same} customers keep their action, {c.switched} switch, "
+            f"{c.only_a} are no longer treated, {c.only_b} are newly treated."
+        )
+        payload.update(
+            reoptimized_status=change.after.status,
+            kpis=_records(change.kpis),
+            action_mix=_records(c.action_mix),
+            net_value_gain=change.net_value_gain,
+            customers_same=c.same,
+            customers_switched=c.switched,
+            customers_dropped=c.only_a,
+            customers_added=c.only_b,
+        )
+    if args.json:
+        _print_json(payload)
+    return EXIT_OK
+
+
+# --- registration ------------------------------------------------------------------------------------
+
+
+def register(subparsers) -> None:
+    """Add the loop's subcommands to `python -m optimizer`, and `--save` to its `plan` command."""
+    plan = subparsers.choices.get("plan")
+    if plan is not None:
+        plan.add_argument("--save", action="store_true", help="save the exported plan in the plan history")
+        plan.add_argument("--label", default="", help="a name for the saved plan")
+        _history_argument(plan)
+
+    history = subparsers.add_parser("history", help="saved plans: list, show, export, compare")
+    actions = history.add_subparsers(dest="history_command", required=True)
+    listing = actions.add_parser("list", help="list the saved plans, newest first")
+    listing.set_defaults(handler=run_history_list)
+    show = actions.add_parser("show", help="one saved plan: settings, KPIs, action mix, outcome files")
+    show.add_argument("--plan", type=_plan_id, required=True)
+    show.set_defaults(handler=run_history_show)
+    export = actions.add_parser("export", help="write a saved plan's four files exactly as exported")
+    export.add_argument("--plan", type=_plan_id, required=True)
+    export.add_argument("--out-dir", type=Path, default=Path("exports"))
+    export.set_defaults(handler=run_history_export)
+    compare = actions.add_parser("compare", help="two saved plans side by side")
+    compare.add_argument("--plans", type=_plan_id, nargs=2, required=True, metavar="ID")
+    compare.set_defaults(handler=run_history_compare)
+    for sub in (listing, show, export, compare):
+        _history_argument(sub)
+        sub.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+
+    simulate = subparsers.add_parser(
+        "simulate-outcomes", help="draw 30-day outcomes for a saved plan at known true uplifts"
+    )
+    simulate.add_argument("--plan", type=_plan_id, required=True)
+    simulate.add_argument("--out", type=Path, required=True, help="outcomes CSV to write")
+    simulate.add_argument(
+        "--uplift",
+        type=_uplifts,
+        default=None,
+        help="true uplifts, e.g. 1=0.05,2=0.12 (default: the catalog's)",
+    )
+    simulate.add_argument("--seed", type=int, default=1, help="random seed")
+    simulate.add_argument(
+        "--baseline-scale",
+        type=float,
+        default=1.0,
+        help="true churn = scale x model probability (calibration)",
+    )
+    simulate.add_argument(
+        "--plan-only", action="store_true", help="leave out the customers the plan did not select"
+    )
+    simulate.set_defaults(handler=run_simulate)
+
+    measure = subparsers.add_parser("measure", help="measured uplift per action from 30-day outcomes")
+    measure.add_argument("--plan", type=_plan_id, required=True)
+    measure.add_argument(
+        "--outcomes", type=Path, default=None, help="CSV customer_id,churned (default: the latest saved)"
+    )
+    measure.add_argument("--save", action="store_true", help="keep the outcomes file with the plan")
+    _rule_arguments(measure)
+    measure.set_defaults(handler=run_measure)
+
+    recalibrate = subparsers.add_parser(
+        "recalibrate",
+        help="a catalog with the measured uplifts where the evidence suffices, and the new plan",
+    )
+    recalibrate.add_argument("--plan", type=_plan_id, required=True)
+    recalibrate.add_argument(
+        "--outcomes", type=Path, default=None, help="CSV customer_id,churned (default: the latest saved)"
+    )
+    recalibrate.add_argument(
+        "--out", type=Path, default=None, help="new catalog CSV (default: actions_recalibrated_planID.csv)"
+    )
+    recalibrate.add_argument("--solver", choices=["auto", "gurobi", "highs"], default="auto")
+    recalibrate.add_argument("--no-reoptimize", action="store_true", help="only write the catalog")
+    _rule_arguments(recalibrate)
+    recalibrate.set_defaults(handler=run_recalibrate)
+
+    for sub in (simulate, measure, recalibrate):
+        _history_argument(sub)
+        sub.add_argument("--json", action="store_true", help="print one JSON object as the last line")
