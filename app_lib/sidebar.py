@@ -8,6 +8,7 @@ the widgets back into the store (a widget's own state does not survive a page sw
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import streamlit as st
 
@@ -23,7 +24,10 @@ PAGES = (
     ("sensitivity", "pages/3_Sensitivity.py", "Sensitivity", ":material/query_stats:"),
     ("catalog", "pages/4_Action_Catalog.py", "Action catalog", ":material/category:"),
     ("data", "pages/5_Data.py", "Data", ":material/database:"),
+    ("churn", "pages/6_Churn_Model.py", "Churn model", ":material/model_training:"),
+    ("history", "pages/7_History.py", "History", ":material/history:"),
 )
+APP_ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PAGE = "pages/2_Results.py"
 
 BUDGET = "sb_budget"
@@ -139,7 +143,8 @@ def request_run_with(settings: PlanSettings) -> None:
 
 def navigation() -> None:
     for _, path, label, icon in PAGES:
-        st.sidebar.page_link(path, label=label, icon=icon)
+        if (APP_ROOT / path).is_file():
+            st.sidebar.page_link(path, label=label, icon=icon)
 
 
 def render(page: str) -> PlanSettings | None:

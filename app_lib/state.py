@@ -101,6 +101,14 @@ def catalog_file(name: str) -> pd.DataFrame:
     return load_catalog(bundled_data_dir() / name)
 
 
+@st.cache_data(max_entries=1, show_spinner=False)
+def model_report():
+    """The saved churn-model evaluation (data/model/; plain data). Raises InputError if it is missing."""
+    from optimizer.churn import load_model_report
+
+    return load_model_report()
+
+
 def load_bundled() -> tuple[pd.DataFrame | None, list[str]]:
     """The bundled cohort, or None and the problems (e.g. the files are missing)."""
     try:

@@ -29,4 +29,4 @@ def table(
     column_config = {c: MONEY for c in money}
     column_config.update({c: percent_column() for c in percent})
     column_config.update(config)
-    st.dataframe(frame, hide_index=True, column_config=column_config, key=key)
+    st.dataframe(frame, hide_index=True, column_config=column_config, key=key, placeholder="–")

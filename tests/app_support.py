@@ -19,6 +19,8 @@ PAGES = {
     "sensitivity": "pages/3_Sensitivity.py",
     "catalog": "pages/4_Action_Catalog.py",
     "data": "pages/5_Data.py",
+    "churn": "pages/6_Churn_Model.py",
+    "history": "pages/7_History.py",
 }
 TIMEOUT = 60
 

@@ -16,6 +16,8 @@ TITLES = {
     "sensitivity": "Budget sensitivity",
     "catalog": "Action catalog",
     "data": "Customer data",
+    "churn": "Churn model",
+    "history": "Plan history",
 }
 
 
