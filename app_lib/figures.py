@@ -306,7 +306,10 @@ def sensitivity_grid(
         )
         y_axis = {"domain": y_domains[row], "anchor": f"x{suffix}", "title": {"text": title}}
         y_axis.update(
-            {"money": {"tickprefix": "$", "tickformat": ",.0f"}, "percent": {"ticksuffix": "%"}}.get(kind, {})
+            {
+                "money": {"tickprefix": "$", "tickformat": ",.0f"},
+                "percent": {"ticksuffix": "%", "tickformat": ",.0f"},
+            }.get(kind, {})
         )
         layout[f"xaxis{suffix}"] = {
             "domain": x_domains[col],
