@@ -1,9 +1,10 @@
 """Budget sweep: build once + re-solve (the product) vs. a per-point rebuild with per-element Python loops.
 
-Runs both side by side on the same cohort and the same budgets, checks that they find the same optimum at every
-point, and prints both wall times and their ratio (target: the product takes at most 10% of the baseline).
+Runs both side by side on the same cohort and the same budgets, checks that they find the same optimum at
+every point, and prints both wall times and their ratio (target: the product takes at most 10% of the
+baseline).
 
-    python benchmarks/sweep.py                       # 46 budgets, $150..$1,275, reference cohort
+    python benchmarks/sweep.py             # 46 budgets, $150..$1,275, reference cohort
     python benchmarks/sweep.py --repeat 5
 
 The baseline is written the way a first version usually is: one gurobipy/highspy variable and one constraint

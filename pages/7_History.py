@@ -1,12 +1,12 @@
 """History: saved plans (list, reopen, compare, download), 30-day outcomes, measured uplift, recalibration."""
 
 import streamlit as st
-from app_lib.formatting import esc, money, percent
-from app_lib.page import setup
-from app_lib.ui import table
 
 from app_lib import history_store, state
 from app_lib import history_view as view
+from app_lib.formatting import esc, money, percent
+from app_lib.page import setup
+from app_lib.ui import table
 from optimizer import InputError
 from optimizer.comparison import compare_plans
 from optimizer.outcomes import (
