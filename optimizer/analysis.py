@@ -141,6 +141,7 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
     `limit` is the required count and utilization is achieved / required.
     """
     limits = problem.coupling_rhs(settings)
+    cheapest = float(problem.cost.min()) if problem.n_variables else math.inf
     used = problem.row_activity(x) if x is not None else np.full(len(limits), np.nan)
     records = []
     for row, limit, value in zip(problem.rows, limits, used, strict=True):
@@ -156,7 +157,7 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
         else:
             utilization = math.nan
         # A floor of zero never restricts anything, so it is never reported as binding.
-        binding = bool(finite and x is not None and slack < 1.0 - 1e-9 and (row.sense == "<=" or limit > 0))
+        binding = bool(finite and x is not None and slack <= 1.0 + 1e-9 and (row.sense == "<=" or limit > 0))
         records.append(
             {
                 "key": row.key,
@@ -171,7 +172,7 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
                 "slack": slack,
                 "utilization_pct": utilization,
                 "binding": binding,
-                "recommendation": _recommendation(row, limit, value, binding, x is not None),
+                "recommendation": _recommendation(row, limit, value, binding, x is not None, cheapest),
             }
         )
     return pd.DataFrame.from_records(records)
@@ -181,7 +182,7 @@ def _amount(row: Row, value: float) -> str:
     return f"${value:,.2f}" if row.unit == "$" else f"{value:,.0f}"
 
 
-def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: bool) -> str:
+def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: bool, cheapest: float) -> str:
     if not solved:
         return "No plan: see the infeasibility diagnosis."
     if not math.isfinite(limit):
@@ -192,6 +193,12 @@ def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: 
             return (
                 f"Budget fully used ({share}). More budget would treat more customers: "
                 "check its marginal value and the Sensitivity page."
+            )
+        if limit - used < cheapest:
+            return (
+                f"Effectively used up ({share}): the {_amount(row, limit - used)} left is less than the "
+                f"cheapest action ({_amount(row, cheapest)}). More budget would treat more customers: "
+                "check its marginal value."
             )
         return (
             f"{_amount(row, limit - used)} left unused ({share}): no remaining action returns more than it "

@@ -34,9 +34,22 @@ def test_constraint_report_by_hand():
     settings = FREE.with_changes(email_capacity=2, call_capacity=1, min_premium=1.0)
     result = solve_plan(HAND_COHORT, HAND_CATALOG, settings)  # call 1, email 2 and 3 again
     report = result.constraints.set_index("key")
-    # Budget 35: the best plan spends 34 -> slack 1, not binding (binding means within $1).
+    # Budget 35: the best plan spends 34 -> slack $1: binding (within $1); $1 buys no $2 email.
     assert report.loc["budget", "used"] == 34 and report.loc["budget", "slack"] == 1
-    assert not report.loc["budget", "binding"]
+    assert report.loc["budget", "binding"]
+    assert "Budget fully used" in report.loc["budget", "recommendation"]
+    # At $38 the $4 left buys nothing useful: emails are at capacity and a second call costs $30.
+    roomy = solve_plan(HAND_COHORT, HAND_CATALOG, settings.with_changes(budget=38)).constraints.set_index(
+        "key"
+    )
+    assert roomy.loc["budget", "slack"] == 4 and not roomy.loc["budget", "binding"]
+    assert "would not help" in roomy.loc["budget", "recommendation"]
+    # At $35.5 the $1.50 left is less than the cheapest action ($2): effectively used up.
+    tight = solve_plan(HAND_COHORT, HAND_CATALOG, settings.with_changes(budget=35.5)).constraints.set_index(
+        "key"
+    )
+    assert not tight.loc["budget", "binding"]
+    assert "less than the cheapest action ($2.00)" in tight.loc["budget", "recommendation"]
     assert report.loc["email_capacity", "used"] == 2 and report.loc["email_capacity", "binding"]
     assert report.loc["call_capacity", "binding"]
     assert "full" in report.loc["email_capacity", "recommendation"]
