@@ -63,8 +63,13 @@ def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
             "Plan": plans["id"].to_numpy(),
             "Plan date": plans["plan_date"].to_numpy(),
             "Label": plans["label"].to_numpy(),
-            "Saved (UTC)": plans["created_at"].str.replace("T", " ").str.slice(0, 16).to_numpy(),
             "Budget": plans["budget"].to_numpy(dtype=float),
+            "Treated": plans["customers_treated"].to_numpy(dtype=int),
+            "Holdout": plans["holdout_count"].to_numpy(dtype=int),
+            "Spend": plans["total_spend"].to_numpy(dtype=float),
+            "Net value": plans["net_value"].to_numpy(dtype=float),
+            "ROI %": plans["roi_pct"].astype(float).to_numpy(),
+            "Outcome files": plans["outcome_files"].to_numpy(dtype=int),
             "Capacities (email/push/call)": [
                 "/".join(capacity(v) for v in values)
                 for values in plans[["email_capacity", "push_capacity", "call_capacity"]].itertuples(
@@ -77,12 +82,7 @@ def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
                     ["min_high_risk", "min_premium", "max_saturation", "min_segment"]
                 ].itertuples(index=False)
             ],
-            "Treated": plans["customers_treated"].to_numpy(dtype=int),
-            "Holdout": plans["holdout_count"].to_numpy(dtype=int),
-            "Spend": plans["total_spend"].to_numpy(dtype=float),
-            "Net value": plans["net_value"].to_numpy(dtype=float),
-            "ROI %": plans["roi_pct"].astype(float).to_numpy(),
-            "Outcome files": plans["outcome_files"].to_numpy(dtype=int),
+            "Saved (UTC)": plans["created_at"].str.replace("T", " ").str.slice(0, 16).to_numpy(),
         }
     )
 
@@ -171,9 +171,10 @@ _KPI_UNITS = {" ($)": "money", " (%)": "percent", " (customers)": "decimal"}
 
 
 def _kpi_kind(label: str) -> tuple[str, str]:
+    """('Net value', 'money') for 'Net value ($)': the unit moves from the label into the values."""
     for suffix, kind in _KPI_UNITS.items():
         if label.endswith(suffix):
-            return (label[: -len(suffix)] if kind != "decimal" else label), kind
+            return label[: -len(suffix)], kind
     return label, "count"
 
 
@@ -264,6 +265,38 @@ def measurement_table(measurement: Measurement) -> pd.DataFrame:
             "Catalog estimate": t["catalog_uplift"].astype(float).to_numpy(),
             "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
             "Warning": t["warning"].to_numpy(),
+        }
+    )
+
+
+def _interval_text(low: float, high: float) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    return f"{100 * low:,.1f}% to {100 * high:,.1f}%"
+
+
+def uplift_table(measurement: Measurement) -> pd.DataFrame:
+    """The page's uplift table, most important first: measured uplift with its 95% interval (as text) beside
+    the catalog's estimate, then the sample sizes and churn rates of both groups. Rates and uplifts in
+    percent, the difference in percentage points."""
+    t = measurement.table
+    return pd.DataFrame(
+        {
+            "Action": t["action_name"].to_numpy(),
+            "Measured uplift": 100 * t["measured_uplift"].astype(float).to_numpy(),
+            "95% CI": [
+                _interval_text(low, high)
+                for low, high in zip(
+                    t["uplift_ci_low"].astype(float), t["uplift_ci_high"].astype(float), strict=True
+                )
+            ],
+            "Catalog estimate": 100 * t["catalog_uplift"].astype(float).to_numpy(),
+            "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
+            "Treated": t["treated_n"].to_numpy(dtype=int),
+            "Treated churn": 100 * t["treated_churn_rate"].astype(float).to_numpy(),
+            "Holdout": t["holdout_n"].to_numpy(dtype=int),
+            "Holdout churn": 100 * t["holdout_churn_rate"].astype(float).to_numpy(),
+            "Churn prevented": 100 * t["churn_rate_difference"].astype(float).to_numpy(),
         }
     )
 

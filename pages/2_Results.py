@@ -150,7 +150,7 @@ if exports is not None:
         kind = name.rsplit("_", 1)[0]
         label, icon = labels[kind]
         col.download_button(
-            f"{label} ({len(frame):,} rows)",
+            f"{label} ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
             data=partial(to_csv_bytes, frame),  # the CSV is built when the button is clicked
             file_name=name,
             mime="text/csv",

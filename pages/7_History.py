@@ -8,13 +8,19 @@ from app_lib import history_store, state, tables, ui
 from app_lib import history_view as view
 from app_lib.formatting import count, esc, money, percent
 from app_lib.page import setup
-from optimizer import InputError
+from optimizer import InputError, to_csv_bytes
 from optimizer.comparison import compare_plans
 
 context = setup("history", "History")
 st.title(":material/history: Plan history")
 ss = st.session_state
 RULE = history_store.RULE
+FILE_LABELS = {
+    "treatment_plan": "Treatment plan",
+    "email_list": "Email list",
+    "push_list": "Push/in-app list",
+    "call_queue": "Call queue",
+}
 ASSIGNMENT_ROWS_SHOWN = 10_000
 
 try:
@@ -120,11 +126,25 @@ if plans.empty:
     st.stop()
 
 st.subheader("Saved plans", divider="green")
+listed = view.plans_table(plans)
+if not listed["Label"].astype(bool).any():
+    listed = listed.drop(columns="Label")  # room for the rest until someone labels a plan
 ui.table(
-    view.plans_table(plans),
+    listed,
     money=["Budget", "Spend", "Net value"],
     key="hist_plans_table",
-    **{"ROI %": st.column_config.NumberColumn("ROI", format="%,.0f%%")},
+    **{
+        "ROI %": st.column_config.NumberColumn("ROI", format="%,.0f%%"),
+        "Outcome files": st.column_config.NumberColumn("Outcomes", help="Outcome files kept with the plan"),
+        "Capacities (email/push/call)": st.column_config.TextColumn(
+            "Capacities", help="Email / push and in-app / call capacity per week"
+        ),
+        "Policies (high-risk/Premium/saturation/segment)": st.column_config.TextColumn(
+            "Policies",
+            help="Min high-risk coverage / min Premium coverage / max action saturation / min segment "
+            "coverage",
+        ),
+    },
 )
 labels = {int(row["id"]): view.plan_choice_label(row) for _, row in plans.iterrows()}
 if ss.get("hist_plan") not in labels:
@@ -167,7 +187,7 @@ if plan_tab.open:
             f"{int(plan.holdout.sum()):,} customers held out ({percent(100 * plan.holdout_rate, 0)} per "
             f"action, seed {plan.holdout_seed}). Input fingerprint {plan.input_fingerprint[:16]}."
         )
-        left, right = st.columns([2, 3])
+        left, right = st.columns([1, 2])
         with left:
             st.markdown("**Settings**")
             ui.table(view.settings_table(plan.settings), key="hist_settings")
@@ -182,16 +202,18 @@ if plan_tab.open:
         names = history_store.file_names(plan.id)
         columns = st.columns(len(names))
         for column, name in zip(columns, names, strict=True):
+            kind = name.rsplit("_", 1)[0]
             column.download_button(
-                name,
+                FILE_LABELS.get(kind, name),
                 data=history_store.file_loader(plan.id, name),
                 file_name=name,
                 mime="text/csv",
                 icon=":material/download:",
-                key=f"hist_download_{name.rsplit('_', 1)[0]}",
+                key=f"hist_download_{kind}",
                 on_click="ignore",
                 width="stretch",
             )
+            column.caption(esc(name))
         left, right, _ = st.columns([1, 1, 1])
         left.button(
             "Load its settings into the sidebar",
@@ -234,27 +256,36 @@ if compare_tab.open:
                 older = [i for i in others if i < plan.id]
                 ss["hist_other"] = older[0] if older else others[0]
             other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key="hist_other")
-            other = history_store.load_plan(other_id)
-            comparison = compare_plans(plan, other, labels=(f"#{plan.id}", f"#{other.id}"))
+            # The older plan first, so changes read as "what the later plan did differently"
+            older, newer = sorted((plan, history_store.load_plan(other_id)), key=lambda p: p.id)
+            comparison = compare_plans(older, newer, labels=(f"#{older.id}", f"#{newer.id}"))
             left, right = st.columns(2)
             with left:
                 st.markdown("**Settings**")
-                ui.table(view.comparison_settings(comparison), key="hist_cmp_settings")
+                ui.table(
+                    view.comparison_settings(comparison),
+                    key="hist_cmp_settings",
+                    Setting=st.column_config.TextColumn(width="medium"),
+                )
             with right:
-                st.markdown(f"**KPIs** (change = #{other.id} − #{plan.id})")
-                ui.table(view.kpi_text_table(view.comparison_kpis(comparison)), key="hist_cmp_kpis")
+                st.markdown(f"**KPIs** (change = #{newer.id} − #{older.id})")
+                ui.table(
+                    view.kpi_text_table(view.comparison_kpis(comparison)),
+                    key="hist_cmp_kpis",
+                    KPI=st.column_config.TextColumn(width="medium"),
+                )
             st.plotly_chart(view.action_mix_figure(comparison), key="hist_cmp_mix")
             st.caption(
                 f"Customers: {comparison.same:,} with the same action, {comparison.switched:,} switched, "
-                f"{comparison.only_a:,} only in #{plan.id}, {comparison.only_b:,} only in #{other.id}."
+                f"{comparison.only_a:,} only in #{older.id}, {comparison.only_b:,} only in #{newer.id}."
             )
             if len(comparison.customers):
                 with st.expander(f"The {len(comparison.customers):,} customers whose action differs"):
                     shown = comparison.customers.rename(
                         columns={
                             "customer_id": "Customer",
-                            "action_a": f"Action in #{plan.id}",
-                            "action_b": f"Action in #{other.id}",
+                            "action_a": f"Action in #{older.id}",
+                            "action_b": f"Action in #{newer.id}",
                             "change": "Change",
                         }
                     )
@@ -279,7 +310,7 @@ if outcomes_tab.open:
             else:
                 ss.pop(f"hist_problems_{plan.id}", None)
                 ss["hist_outcome_flash"] = f"{upload.name} is kept with plan #{plan.id}."
-                outcomes = history_store.outcome_files(plan.id)
+                st.rerun()  # the list of saved plans above counts the new file
         problems = ss.get(f"hist_problems_{plan.id}")
         if problems is not None:
             name, rows = problems
@@ -288,7 +319,16 @@ if outcomes_tab.open:
                 "(the header is row 1). Fix them and upload the file again.",
                 icon=":material/block:",
             )
-            st.dataframe(pd.DataFrame(rows), hide_index=True, key="hist_problems_table")
+            st.dataframe(
+                pd.DataFrame(rows),
+                hide_index=True,
+                key="hist_problems_table",
+                column_config={
+                    "Row": st.column_config.TextColumn(width="small"),
+                    "Column": st.column_config.TextColumn(width="small"),
+                    "Problem": st.column_config.TextColumn(width="large"),
+                },
+            )
 
         with st.expander("Simulate outcomes (demo and training)", icon=":material/science:"):
             st.caption(
@@ -316,7 +356,7 @@ if outcomes_tab.open:
                 if st.form_submit_button("Draw outcomes", icon=":material/casino:"):
                     ss[outcome_key] = history_store.add_simulated_outcomes(plan, truth, int(seed))
                     ss["hist_outcome_flash"] = "Simulated outcomes drawn and kept with the plan."
-                    outcomes = history_store.outcome_files(plan.id)
+                    st.rerun()
 
         if ss.get("hist_outcome_flash"):
             st.success(esc(ss.pop("hist_outcome_flash")), icon=":material/check_circle:")
@@ -349,20 +389,47 @@ if outcomes_tab.open:
                 f"({o['treated_churned']:,} of {o['treated_n']:,}), holdout churn "
                 f"{percent(100 * o['holdout_churn_rate'])} ({o['holdout_churned']:,} of {o['holdout_n']:,})."
             )
-            shown = view.measurement_table(measurement).drop(columns="Warning")
-            rates = ["Treated churn rate", "Holdout churn rate"]
-            uplifts = ["Measured uplift", "95% CI low", "95% CI high", "Catalog estimate"]
             ui.table(
-                ui.as_percent(shown, rates + uplifts + ["Churn prevented (points)"]),
-                percent=rates + uplifts,
+                view.uplift_table(measurement),
+                percent=["Measured uplift", "Catalog estimate", "Treated churn", "Holdout churn"],
                 key="hist_measurement",
                 **{
-                    "Churn prevented (points)": st.column_config.NumberColumn(
-                        "Churn prevented", format="%.1f pts", help="Holdout churn rate − treated churn rate"
+                    "Measured uplift": st.column_config.NumberColumn(
+                        format="%.1f%%", help="1 − treated churn rate / holdout churn rate"
                     ),
-                    "Treated": ui.COUNT,
-                    "Holdout": ui.COUNT,
+                    "95% CI": st.column_config.TextColumn(
+                        "95% CI", help="95% confidence interval of the measured uplift"
+                    ),
+                    "Catalog estimate": st.column_config.NumberColumn(
+                        "Estimate", format="%.1f%%", help="The catalog's uplift: what the plan assumed"
+                    ),
+                    "Treated": st.column_config.NumberColumn(
+                        "Treated", format="localized", help="Treated customers with an outcome"
+                    ),
+                    "Holdout": st.column_config.NumberColumn(
+                        "Holdout", format="localized", help="Held-out customers with an outcome"
+                    ),
+                    "Churn prevented": st.column_config.NumberColumn(
+                        "Prevented",
+                        format="%.1f pts",
+                        help="Churn prevented: holdout churn rate − treated churn rate (percentage points)",
+                    ),
+                    "Enough evidence": st.column_config.TextColumn(
+                        "Sufficient",
+                        help=f"Enough evidence to replace the estimate: at least {RULE.min_holdout} holdout "
+                        f"and {RULE.min_treated} treated customers and a 95% interval at most "
+                        f"{RULE.max_ci_width:.2f} wide",
+                    ),
                 },
+            )
+            st.download_button(
+                "Download the full measurement (CSV)",
+                data=to_csv_bytes(measurement.table),
+                file_name=f"uplift_plan{plan.id}_outcomes{outcome_id}.csv",
+                mime="text/csv",
+                icon=":material/download:",
+                key="hist_measurement_download",
+                on_click="ignore",
             )
             warnings = view.measurement_warnings(measurement)
             if warnings:
@@ -414,9 +481,14 @@ if recalibrate_tab.open:
                     ui.as_percent(view.recalibration_table(recalibration), uplifts),
                     percent=uplifts,
                     key="hist_recal_table",
+                    Why=st.column_config.TextColumn(width="large"),
                 )
                 st.markdown(esc(view.reoptimization_summary(change)))
-                ui.table(view.kpi_text_table(view.reoptimization_kpis(change)), key="hist_reopt_kpis")
+                ui.table(
+                    view.kpi_text_table(view.reoptimization_kpis(change)),
+                    key="hist_reopt_kpis",
+                    KPI=st.column_config.TextColumn(width="medium"),
+                )
                 st.plotly_chart(view.action_mix_figure(change.comparison), key="hist_reopt_mix")
                 left, right, _ = st.columns([1, 1, 1])
                 left.button(

@@ -94,8 +94,10 @@ def test_first_download_saves_the_run_once_with_its_exact_files(history_url):
     kpis = at.session_state[state.LAST_RUN].result.kpis
     assert shown["Net value"] == money(kpis.net_value)
     assert shown["Customers treated"] == f"{kpis.customers_treated:,}"
-    files = [b.label for b in at.download_button if b.key.startswith("hist_download_")]
-    assert files == list(at.session_state[state.LAST_RUN].exports.files())
+    labels = [b.label for b in at.download_button if b.key.startswith("hist_download_")]
+    assert labels == ["Treatment plan", "Email list", "Push/in-app list", "Call queue"]
+    captions = [c.value.replace("\\", "") for c in at.caption]
+    assert all(name in captions for name in at.session_state[state.LAST_RUN].exports.files())
 
 
 def test_explicit_save_with_a_label_reopen_and_load_settings(history_url):
@@ -137,16 +139,18 @@ def test_compare_two_saved_plans_side_by_side(history_url):
     open_tab(at, "Compare")
     assert at.selectbox(key="hist_other").value == first
     settings = frame_with(at, "Changed").set_index("Setting")
-    assert settings.loc["Budget ($)"].tolist() == ["$400.00", "$150.00", "changed"]
+    assert list(settings.columns) == [f"#{first}", f"#{second}", "Changed"], "the older plan first"
+    assert settings.loc["Budget ($)"].tolist() == ["$150.00", "$400.00", "changed"]
     kpis = frame_with(at, "Change").set_index("KPI")
     with PlanHistory(history_url) as history:
-        a, b = history.load_plan(second).kpis, history.load_plan(first).kpis
+        a, b = history.load_plan(first).kpis, history.load_plan(second).kpis
     assert kpis.loc["Net value"].tolist() == [
         money(a.net_value),
         money(b.net_value),
-        "-" + money(a.net_value - b.net_value),
+        "+" + money(b.net_value - a.net_value),
     ]
-    assert kpis.loc["ROI", f"#{second}"] == f"{a.roi_pct:,.1f}%"
+    assert kpis.loc["ROI", f"#{second}"] == f"{b.roi_pct:,.1f}%"
+    assert kpis.loc["Customers treated", "Change"] == f"+{b.customers_treated - a.customers_treated}"
     assert "with the same action" in all_text(at)
 
 
@@ -177,12 +181,24 @@ def test_uploaded_outcomes_with_problems_are_listed_then_a_good_file_is_measured
     at.get("file_uploader")[0].upload("week45_fixed.csv", good, "text/csv")
     ok(at.run())
     assert "week45_fixed.csv is kept with plan #1" in all_text(at)
+    assert frame_with(at, "Outcome files")["Outcome files"].tolist() == [1], "the list counts it at once"
     assert "was not used" not in all_text(at)
     table = frame_with(at, "Measured uplift")
     assert len(table) == plan.plan_rows["action_id"].nunique()
     assert table["Treated"].sum() + table["Holdout"].sum() == len(plan.assignments)
-    shown = {"Treated churn rate", "Holdout churn rate", "95% CI low", "95% CI high", "Catalog estimate"}
-    assert shown <= set(table.columns)
+    assert list(table.columns) == [
+        "Action",
+        "Measured uplift",
+        "95% CI",
+        "Catalog estimate",
+        "Enough evidence",
+        "Treated",
+        "Treated churn",
+        "Holdout",
+        "Holdout churn",
+        "Churn prevented",
+    ]
+    assert table["95% CI"].str.fullmatch(r"-?[\d,]+\.\d% to -?[\d,]+\.\d%|–").all()
     assert "Too small to conclude anything" in all_text(at)
 
 
