@@ -22,6 +22,7 @@ FILE_LABELS = {
     "call_queue": "Call queue",
 }
 ASSIGNMENT_ROWS_SHOWN = 10_000
+PROBLEMS_LISTED = 20
 
 try:
     store = history_store.plan_history()
@@ -38,6 +39,13 @@ st.caption(
     "data, solver report, assignments with the holdout flags and its exact files. Stored in "
     f"{esc(store.safe_url)}."
 )
+
+
+def problem_text(row: dict) -> str:
+    """'row 3, column churned: churned must be 0 or 1 ...' for a row of `tables.problem_rows`."""
+    where = [f"row {row['Row']}" if row["Row"] else "", f"column {row['Column']}" if row["Column"] else ""]
+    where = ", ".join(w for w in where if w)
+    return f"{where}: {row['Problem']}" if where else row["Problem"]
 
 
 # --- callbacks (run before the page is drawn) -------------------------------------------------------------
@@ -314,21 +322,18 @@ if outcomes_tab.open:
         problems = ss.get(f"hist_problems_{plan.id}")
         if problems is not None:
             name, rows = problems
+            listed = "\n".join(f"- {esc(problem_text(r))}" for r in rows[:PROBLEMS_LISTED])
+            more = len(rows) - PROBLEMS_LISTED
             st.error(
                 f"{esc(name)} was not used: {len(rows)} problem(s). Rows are numbered as in a spreadsheet "
-                "(the header is row 1). Fix them and upload the file again.",
+                "(the header is row 1). Fix them and upload the file again.\n\n"
+                + listed
+                + (f"\n\n… and {more:,} more (all in the table below)." if more > 0 else ""),
                 icon=":material/block:",
             )
-            st.dataframe(
-                pd.DataFrame(rows),
-                hide_index=True,
-                key="hist_problems_table",
-                column_config={
-                    "Row": st.column_config.TextColumn(width="small"),
-                    "Column": st.column_config.TextColumn(width="small"),
-                    "Problem": st.column_config.TextColumn(width="large"),
-                },
-            )
+            if more > 0:
+                with st.expander(f"All {len(rows):,} problems"):
+                    st.dataframe(pd.DataFrame(rows), hide_index=True, key="hist_problems_table")
 
         with st.expander("Simulate outcomes (demo and training)", icon=":material/science:"):
             st.caption(

@@ -168,12 +168,16 @@ def test_uploaded_outcomes_with_problems_are_listed_then_a_good_file_is_measured
     ok(at.run())
     text = all_text(at)
     assert "week45.csv was not used: 4 problem(s)" in text
-    problems = frame_with(at, "Problem")
-    assert problems["Row"].tolist() == ["2", "3", "3", "4"]
-    assert problems["Column"].tolist() == ["customer_id", "customer_id", "customer_id", "churned"]
-    assert problems["Problem"].iloc[0].startswith("customer_id 'NOPE' is not in plan #1")
-    assert "duplicate customer_id 'NOPE' (first seen in row 2)" in problems["Problem"].tolist()
-    assert problems["Problem"].iloc[3] == "churned must be 0 or 1 (1 = churned), got '2'"
+    error = next(e.value for e in at.error if "was not used" in e.value).replace("\\", "")
+    listed = [line for line in error.splitlines() if line.startswith("- ")]
+    assert listed == [
+        "- row 2, column customer_id: customer_id 'NOPE' is not in plan #1 (neither treated, held out nor "
+        "in its cohort): is this the right plan?",
+        "- row 3, column customer_id: duplicate customer_id 'NOPE' (first seen in row 2)",
+        "- row 3, column customer_id: customer_id 'NOPE' is not in plan #1 (neither treated, held out nor "
+        "in its cohort): is this the right plan?",
+        "- row 4, column churned: churned must be 0 or 1 (1 = churned), got '2'",
+    ]
     with PlanHistory(history_url) as history:
         assert history.list_outcomes(plan_id).empty, "a file with problems is not kept"
 
