@@ -315,6 +315,9 @@ if outcomes_tab.open:
                 ss[outcome_key] = history_store.add_outcomes(plan, upload.getvalue(), upload.name)
             except InputError as error:
                 ss[f"hist_problems_{plan.id}"] = (upload.name, tables.problem_rows(error))
+            except Exception as error:  # e.g. the database is unreachable: say so, no traceback
+                problem = {"Row": "", "Column": "", "Problem": f"not stored ({type(error).__name__})"}
+                ss[f"hist_problems_{plan.id}"] = (upload.name, [problem])
             else:
                 ss.pop(f"hist_problems_{plan.id}", None)
                 ss["hist_outcome_flash"] = f"{upload.name} is kept with plan #{plan.id}."
