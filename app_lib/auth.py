@@ -97,6 +97,18 @@ def require_access() -> str:
     return mode
 
 
+def user_label() -> str:
+    """Who is signed in, recorded with saved plans and outcome files ('' with open access or a shared
+    password: nobody in particular)."""
+    if access_mode() != "oidc":
+        return ""
+    try:
+        user = st.user
+        return str(user.get("email") or user.get("name") or "")
+    except Exception:  # no login available: record nobody
+        return ""
+
+
 def sign_out() -> None:
     st.session_state[AUTH_OK] = False
 

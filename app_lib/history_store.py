@@ -1,16 +1,36 @@
-"""The app's handle on the plan history: one shared `PlanHistory` per database URL, and cached plan loads.
+"""The app's handle on the plan history: one shared `PlanHistory` per database URL, saving a run (once),
+outcome files (validated before they are kept), and cached loads of what never changes once saved.
 
 The database URL comes from `.streamlit/secrets.toml` (`[history] url = "postgresql+psycopg://..."`, where a
 team's credentials belong), else $PLAYLISTPRO_HISTORY_URL, else the SQLite file data/history.sqlite.
 A `PlanHistory` holds only a SQLAlchemy engine (a thread-safe connection pool), so sharing it across sessions
-through `st.cache_resource` is safe; saved plans never change, so loading one is cached by (URL, id).
+through `st.cache_resource` is safe. Saved plans and outcome files are never changed, so loads, measurements
+and recalibrations are cached by (URL, plan id, outcome id).
 """
 
 from __future__ import annotations
 
-import streamlit as st
+from collections.abc import Mapping
 
+import pandas as pd
+import streamlit as st
+from sqlalchemy.engine import make_url
+
+from app_lib import auth
+from app_lib.runner import RunRecord
 from optimizer.history import PlanHistory, SavedPlan, resolve_history_url
+from optimizer.outcomes import (
+    Measurement,
+    SufficiencyRule,
+    load_outcomes,
+    load_plan_outcomes,
+    measure_uplift,
+    outcomes_csv_bytes,
+    simulate_outcomes,
+)
+from optimizer.recalibrate import Recalibration, Reoptimization, recalibrate_catalog, reoptimize
+
+RULE = SufficiencyRule()
 
 
 def history_url() -> str:
@@ -21,12 +41,21 @@ def history_url() -> str:
     return resolve_history_url(configured)
 
 
+def shown_url(url: str) -> str:
+    """The URL for messages, any password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not even a URL: say so without echoing it
+        return "(an invalid database URL)"
+
+
 @st.cache_resource(show_spinner=False)
 def _history(url: str) -> PlanHistory:
     return PlanHistory(url)
 
 
 def plan_history() -> PlanHistory:
+    """The shared store (created on first use; raises if the database cannot be opened)."""
     return _history(history_url())
 
 
@@ -37,3 +66,102 @@ def _load_plan(url: str, plan_id: int) -> SavedPlan:
 
 def load_plan(plan_id: int) -> SavedPlan:
     return _load_plan(history_url(), int(plan_id))
+
+
+# --- saving a run ------------------------------------------------------------------------------------
+
+
+def save_run(record: RunRecord, label: str = "") -> int:
+    """Save the run's plan with its settings, catalog, cohort, solver report, assignments, holdout flags and
+    the exact bytes of its four files; returns the plan id. A run is saved once: later calls return the
+    same id (so every download of a run, or a download and an explicit save, keep one plan)."""
+    if record.saved_plan_id is not None:
+        return record.saved_plan_id
+    if record.exports is None or not record.result.has_plan:
+        raise ValueError("this run has no plan to save")
+    plan_id = plan_history().save_plan(
+        record.result,
+        record.exports,
+        record.cohort,
+        record.catalog,
+        label=label,
+        created_by=auth.user_label(),
+    )
+    record.saved_plan_id = plan_id
+    return plan_id
+
+
+def file_loader(plan_id: int, name: str):
+    """Deferred download data: the saved file's exact bytes, read when the button is clicked (in a thread of
+    its own, hence the store resolved now)."""
+    store = plan_history()
+
+    def load() -> bytes:
+        return store.plan_files(plan_id)[name]
+
+    return load
+
+
+def file_names(plan_id: int) -> list[str]:
+    return list(_file_names(history_url(), int(plan_id)))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _file_names(url: str, plan_id: int) -> tuple[str, ...]:
+    return tuple(_history(url).plan_files(plan_id))
+
+
+# --- outcomes ---------------------------------------------------------------------------------------
+
+
+def add_outcomes(plan: SavedPlan, content: bytes, file_name: str) -> int:
+    """Validate an outcomes file against a saved plan and keep it; returns its id.
+
+    Raises `InputError` (every problem, naming file, row and column: missing columns, empty or unknown ids,
+    duplicates, values other than 0/1) and keeps nothing then.
+    """
+    measure_uplift(plan, load_plan_outcomes(plan, content, file_name), rule=RULE)
+    return plan_history().save_outcomes(plan.id, content, file_name, uploaded_by=auth.user_label())
+
+
+def add_simulated_outcomes(plan: SavedPlan, true_uplift: Mapping[int, float], seed: int) -> int:
+    """Draw outcomes with a known true uplift per action (`simulate_outcomes`); kept like an upload."""
+    drawn = simulate_outcomes(plan, dict(true_uplift), seed=int(seed))
+    return add_outcomes(plan, outcomes_csv_bytes(drawn), f"simulated_plan{plan.id}_seed{int(seed)}.csv")
+
+
+def outcome_files(plan_id: int) -> pd.DataFrame:
+    return plan_history().list_outcomes(plan_id)
+
+
+def outcome_loader(plan_id: int, outcome_id: int):
+    """Deferred download data: an outcome file as it was uploaded."""
+    store = plan_history()
+
+    def load() -> bytes:
+        return store.load_outcomes(plan_id, outcome_id)[0]
+
+    return load
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _measurement(url: str, plan_id: int, outcome_id: int) -> Measurement:
+    content, name = _history(url).load_outcomes(plan_id, outcome_id)
+    return measure_uplift(_load_plan(url, plan_id), load_outcomes(content, name), rule=RULE)
+
+
+def measurement(plan_id: int, outcome_id: int) -> Measurement:
+    """Measured uplift per action of a saved plan from one of its (validated) outcome files."""
+    return _measurement(history_url(), int(plan_id), int(outcome_id))
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _recalibration(url: str, plan_id: int, outcome_id: int) -> tuple[Recalibration, Reoptimization]:
+    plan = _load_plan(url, plan_id)
+    recalibration = recalibrate_catalog(plan.catalog, _measurement(url, plan_id, outcome_id))
+    return recalibration, reoptimize(plan, recalibration.catalog)
+
+
+def recalibration(plan_id: int, outcome_id: int) -> tuple[Recalibration, Reoptimization]:
+    """The recalibrated catalog from these outcomes, and the plan re-optimized with it (one solve, cached)."""
+    return _recalibration(history_url(), int(plan_id), int(outcome_id))

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from optimizer.comparison import PlanComparison
+from app_lib.formatting import money, percent, signed_money
+from optimizer.comparison import SETTING_LABELS, PlanComparison
+from optimizer.model import PlanSettings
 from optimizer.outcomes import Measurement
 from optimizer.recalibrate import Recalibration, Reoptimization
 
@@ -61,8 +63,13 @@ def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
             "Plan": plans["id"].to_numpy(),
             "Plan date": plans["plan_date"].to_numpy(),
             "Label": plans["label"].to_numpy(),
-            "Saved (UTC)": plans["created_at"].str.replace("T", " ").str.slice(0, 16).to_numpy(),
             "Budget": plans["budget"].to_numpy(dtype=float),
+            "Treated": plans["customers_treated"].to_numpy(dtype=int),
+            "Holdout": plans["holdout_count"].to_numpy(dtype=int),
+            "Spend": plans["total_spend"].to_numpy(dtype=float),
+            "Net value": plans["net_value"].to_numpy(dtype=float),
+            "ROI %": plans["roi_pct"].astype(float).to_numpy(),
+            "Outcome files": plans["outcome_files"].to_numpy(dtype=int),
             "Capacities (email/push/call)": [
                 "/".join(capacity(v) for v in values)
                 for values in plans[["email_capacity", "push_capacity", "call_capacity"]].itertuples(
@@ -75,12 +82,7 @@ def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
                     ["min_high_risk", "min_premium", "max_saturation", "min_segment"]
                 ].itertuples(index=False)
             ],
-            "Treated": plans["customers_treated"].to_numpy(dtype=int),
-            "Holdout": plans["holdout_count"].to_numpy(dtype=int),
-            "Spend": plans["total_spend"].to_numpy(dtype=float),
-            "Net value": plans["net_value"].to_numpy(dtype=float),
-            "ROI %": plans["roi_pct"].astype(float).to_numpy(),
-            "Outcome files": plans["outcome_files"].to_numpy(dtype=int),
+            "Saved (UTC)": plans["created_at"].str.replace("T", " ").str.slice(0, 16).to_numpy(),
         }
     )
 
@@ -106,6 +108,50 @@ def plan_action_mix(plan_rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def setting_text(setting: str, value) -> str:
+    """A setting as the sidebar shows it: $400.00, 120, p > 0.70, 60%, no limit."""
+    if value is None:
+        return "no limit"
+    if setting == "budget":
+        return f"${value:,.2f}"
+    if setting.endswith("_capacity"):
+        return f"{value:,.0f}"
+    if setting == "high_risk_threshold":
+        return f"p > {value:.2f}"
+    if isinstance(value, int | float):
+        return f"{value:.0%}"
+    return str(value)
+
+
+def settings_table(settings: PlanSettings) -> pd.DataFrame:
+    """One saved plan's settings: Setting, Value (as text)."""
+    values = settings.to_dict()
+    return pd.DataFrame(
+        {
+            "Setting": list(SETTING_LABELS.values()),
+            "Value": [setting_text(name, values[name]) for name in SETTING_LABELS],
+        }
+    )
+
+
+def assignments_table(plan_rows: pd.DataFrame) -> pd.DataFrame:
+    """A saved plan's customers: action, cost, churn risk (in percent), CLV, value, and the holdout flag."""
+    return pd.DataFrame(
+        {
+            "Customer": plan_rows["customer_id"].astype(str).to_numpy(),
+            "Subscription": plan_rows["subscription_type"].astype(str).to_numpy(),
+            "Action": plan_rows["action_name"].astype(str).to_numpy(),
+            "Channel": plan_rows["channel"].astype(str).to_numpy(),
+            "Cost": plan_rows["cost"].to_numpy(dtype=float),
+            "Churn risk": 100.0 * plan_rows["churn_probability"].to_numpy(dtype=float),
+            "CLV": plan_rows["clv"].to_numpy(dtype=float),
+            "Expected retained CLV": plan_rows["expected_retained_clv"].to_numpy(dtype=float),
+            "Net value": plan_rows["net_value"].to_numpy(dtype=float),
+            "Held out": plan_rows["holdout"].to_numpy(dtype=bool),
+        }
+    )
+
+
 # --- two plans side by side -----------------------------------------------------------------------------
 
 
@@ -121,28 +167,55 @@ def comparison_kpis(comparison: PlanComparison) -> pd.DataFrame:
     )
 
 
+_KPI_UNITS = {" ($)": "money", " (%)": "percent", " (customers)": "decimal"}
+
+
+def _kpi_kind(label: str) -> tuple[str, str]:
+    """('Net value', 'money') for 'Net value ($)': the unit moves from the label into the values."""
+    for suffix, kind in _KPI_UNITS.items():
+        if label.endswith(suffix):
+            return label[: -len(suffix)], kind
+    return label, "count"
+
+
+def kpi_text(value, kind: str, change: bool = False) -> str:
+    """A KPI as people read it: $1,234.56, 1,234, 12.3, 1,234.5% (changes signed; percent changes in
+    points)."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    value = float(value)
+    sign = "+" if change and value > 0 else ""
+    if kind == "money":
+        return signed_money(value) if change else money(value)
+    if kind == "percent":
+        return f"{sign}{value:,.1f} pts" if change else percent(value)
+    if kind == "decimal":
+        return f"{sign}{value:,.1f}"
+    return f"{sign}{value:,.0f}"
+
+
+def kpi_text_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A KPI frame (`comparison_kpis`, `reoptimization_kpis`) as text, each row in its own unit; the unit
+    moves from the label into the values."""
+    labels, kinds = zip(*(_kpi_kind(str(label)) for label in frame["KPI"]), strict=True)
+    out = pd.DataFrame({"KPI": list(labels)})
+    for column in frame.columns[1:]:
+        out[column] = [
+            kpi_text(value, kind, change=column == "Change")
+            for value, kind in zip(frame[column], kinds, strict=True)
+        ]
+    return out
+
+
 def comparison_settings(comparison: PlanComparison) -> pd.DataFrame:
     a, b = comparison.labels
-
-    def shown(setting: str, value) -> str:
-        if value is None:
-            return "no limit"
-        if setting == "budget":
-            return f"${value:,.2f}"
-        if setting.endswith("_capacity"):
-            return f"{value:,.0f}"
-        if setting == "high_risk_threshold":
-            return f"p > {value:.2f}"
-        if isinstance(value, int | float):
-            return f"{value:.0%}"
-        return str(value)
 
     settings = comparison.settings
     return pd.DataFrame(
         {
             "Setting": settings["label"].to_numpy(),
-            a: [shown(n, v) for n, v in zip(settings["setting"], settings["a"], strict=True)],
-            b: [shown(n, v) for n, v in zip(settings["setting"], settings["b"], strict=True)],
+            a: [setting_text(n, v) for n, v in zip(settings["setting"], settings["a"], strict=True)],
+            b: [setting_text(n, v) for n, v in zip(settings["setting"], settings["b"], strict=True)],
             "Changed": np.where(settings["changed"].to_numpy(dtype=bool), "changed", ""),
         }
     )
@@ -192,6 +265,38 @@ def measurement_table(measurement: Measurement) -> pd.DataFrame:
             "Catalog estimate": t["catalog_uplift"].astype(float).to_numpy(),
             "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
             "Warning": t["warning"].to_numpy(),
+        }
+    )
+
+
+def _interval_text(low: float, high: float) -> str:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "–"
+    return f"{100 * low:,.1f}% to {100 * high:,.1f}%"
+
+
+def uplift_table(measurement: Measurement) -> pd.DataFrame:
+    """The page's uplift table, most important first: measured uplift with its 95% interval (as text) beside
+    the catalog's estimate, then the sample sizes and churn rates of both groups. Rates and uplifts in
+    percent, the difference in percentage points."""
+    t = measurement.table
+    return pd.DataFrame(
+        {
+            "Action": t["action_name"].to_numpy(),
+            "Measured uplift": 100 * t["measured_uplift"].astype(float).to_numpy(),
+            "95% CI": [
+                _interval_text(low, high)
+                for low, high in zip(
+                    t["uplift_ci_low"].astype(float), t["uplift_ci_high"].astype(float), strict=True
+                )
+            ],
+            "Catalog estimate": 100 * t["catalog_uplift"].astype(float).to_numpy(),
+            "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
+            "Treated": t["treated_n"].to_numpy(dtype=int),
+            "Treated churn": 100 * t["treated_churn_rate"].astype(float).to_numpy(),
+            "Holdout": t["holdout_n"].to_numpy(dtype=int),
+            "Holdout churn": 100 * t["holdout_churn_rate"].astype(float).to_numpy(),
+            "Churn prevented": 100 * t["churn_rate_difference"].astype(float).to_numpy(),
         }
     )
 

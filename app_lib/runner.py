@@ -51,6 +51,7 @@ class RunRecord:
     number: int = 1  # the session's run counter
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
     catalog: pd.DataFrame | None = field(default=None, repr=False)
+    saved_plan_id: int | None = None  # its id in the plan history once saved (a run is saved at most once)
 
     @property
     def status(self) -> str:

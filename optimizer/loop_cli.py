@@ -27,7 +27,7 @@ from optimizer.errors import InputError, Problem
 from optimizer.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
 from optimizer.outcomes import (
     SufficiencyRule,
-    load_outcomes,
+    load_plan_outcomes,
     measure_uplift,
     outcomes_csv_bytes,
     simulate_outcomes,
@@ -342,7 +342,7 @@ def _load_measurement(args: argparse.Namespace, history: PlanHistory, plan: Save
         content, name = args.outcomes.read_bytes(), args.outcomes.name
     else:
         content, name = history.load_outcomes(plan.id)
-    outcomes = load_outcomes(content, name)
+    outcomes = load_plan_outcomes(plan, content, name)
     return measure_uplift(plan, outcomes, rule=_rule(args)), content, name
 
 

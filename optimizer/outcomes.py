@@ -382,20 +382,9 @@ def measure_uplift(
     position = pd.Index(rows["customer_id"].to_numpy(dtype=object)).get_indexer(ids)  # -1: not in plan
     in_plan = position >= 0
     in_cohort = in_plan if view.cohort_ids is None else pd.Index(view.cohort_ids).get_indexer(ids) >= 0
-    unknown = ~in_plan & ~in_cohort
-    if unknown.any():
-        raise InputError(
-            [
-                Problem(
-                    file,
-                    f"customer_id {ids[i]!r} is not in {view.label} (neither treated, held out nor "
-                    "in its cohort): is this the right plan?",
-                    int(rows_of[i]),
-                    "customer_id",
-                )
-                for i in np.flatnonzero(unknown)
-            ]
-        )
+    unknown = _unknown_ids(view, ids, rows_of, file)
+    if unknown:
+        raise InputError(unknown)
     outcome = np.full(len(rows), -1, dtype="int64")  # -1: no outcome row for this plan customer
     outcome[position[in_plan]] = outcomes["churned"].to_numpy(dtype="int64")[in_plan]
     has = outcome >= 0
@@ -462,6 +451,57 @@ def measure_uplift(
         alpha=alpha,
         notes=notes,
     )
+
+
+def _unknown_ids(view: _PlanView, ids: np.ndarray, rows_of: np.ndarray, file: str) -> list[Problem]:
+    """A problem for every outcome id that is neither in the plan nor in its cohort."""
+    known = pd.Index(view.rows["customer_id"].to_numpy(dtype=object)).get_indexer(ids) >= 0
+    if view.cohort_ids is not None:
+        known |= pd.Index(view.cohort_ids).get_indexer(ids) >= 0
+    return [
+        Problem(
+            file,
+            f"customer_id {ids[i]!r} is not in {view.label} (neither treated, held out nor in its cohort): "
+            "is this the right plan?",
+            int(rows_of[i]),
+            "customer_id",
+        )
+        for i in np.flatnonzero(~known)
+        if ids[i] != ""
+    ]
+
+
+def load_plan_outcomes(plan, source: Source, name: str | None = None) -> pd.DataFrame:
+    """`load_outcomes`, checked against `plan` too: one `InputError` lists every problem at once (missing
+    columns, empty or duplicate ids, values other than 0/1, ids unknown to the plan), by row."""
+    if hasattr(source, "read"):  # a file object can be read once: keep its bytes for the second look
+        name = name or getattr(source, "name", None)
+        data = source.read()
+        source = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        outcomes = load_outcomes(source, name)
+    except InputError as error:
+        try:
+            frame, shown = read_csv_text(source, name)
+        except InputError:
+            raise error from None
+        if "customer_id" not in frame.columns:
+            raise
+        ids = frame["customer_id"].str.strip().to_numpy(dtype=object)
+        rows_of = np.arange(len(frame)) + 2
+        problems = error.problems + _unknown_ids(_view(plan), ids, rows_of, shown)
+        problems.sort(key=lambda p: (p.row is not None, p.row or 0))
+        raise InputError(problems) from None
+    view = _view(plan)
+    unknown = _unknown_ids(
+        view,
+        outcomes["customer_id"].astype(str).to_numpy(dtype=object),
+        outcomes["row"].to_numpy(),
+        outcomes.attrs.get("file", "outcomes file"),
+    )
+    if unknown:
+        raise InputError(unknown)
+    return outcomes
 
 
 def _catalog_uplifts(view: _PlanView) -> dict[int, float]:

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from app_lib import figures, results_view, state, tables, ui
+from app_lib import figures, history_store, results_view, state, tables, ui
 from app_lib.formatting import esc, money, percent
 from app_lib.page import require_cohort, setup
 from optimizer import to_csv_bytes
@@ -118,6 +118,17 @@ with right:
     marginal_slot = st.container()
 
 # --- exports ---------------------------------------------------------------------------------------
+
+
+def save_to_history(run) -> None:
+    """Download/Save callback (runs before the page is drawn again): keep the run in the plan history."""
+    try:
+        history_store.save_run(run)
+        ss.pop("res_save_error", None)
+    except Exception as error:  # a database failure must not break the download
+        ss["res_save_error"] = f"{type(error).__name__}: {error}"
+
+
 st.subheader("Export treatment plans", divider="green")
 exports = record.exports
 if exports is not None:
@@ -139,16 +150,44 @@ if exports is not None:
         kind = name.rsplit("_", 1)[0]
         label, icon = labels[kind]
         col.download_button(
-            f"{label} ({len(frame):,} rows)",
+            f"{label} ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
             data=partial(to_csv_bytes, frame),  # the CSV is built when the button is clicked
             file_name=name,
             mime="text/csv",
             icon=icon,
             key=f"res_download_{kind}",
-            on_click="ignore",
+            on_click=save_to_history,  # an exported plan is saved (once per run)
+            args=(record,),
             width="stretch",
         )
         col.caption(name)
+    if record.saved_plan_id is not None:
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.success(
+            f"Saved as plan #{record.saved_plan_id} in the plan history, with its settings, catalog, "
+            "customer data and these exact files.",
+            icon=":material/history:",
+        )
+        right.page_link("pages/7_History.py", label="Open the plan history", icon=":material/history:")
+    else:
+        left, right = st.columns([3, 1], vertical_alignment="center")
+        left.caption(
+            "The first download saves this plan in the plan history (once per run), so its outcomes can be "
+            "measured later."
+        )
+        right.button(
+            "Save without downloading",
+            icon=":material/save:",
+            key="res_save",
+            on_click=save_to_history,
+            args=(record,),
+            width="stretch",
+        )
+    if ss.get("res_save_error"):
+        st.error(
+            "The plan could not be saved in the plan history: " + esc(ss["res_save_error"]),
+            icon=":material/block:",
+        )
 
 with st.expander("Implementation guide", icon=":material/menu_book:"):
     st.markdown(

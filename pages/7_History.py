@@ -1,249 +1,526 @@
-"""History: saved plans (list, reopen, compare, download), 30-day outcomes, measured uplift, recalibration."""
+"""History: saved plans (list, reopen, compare, re-download), 30-day outcomes and the measured uplift per
+action, recalibration of the catalog with re-optimization."""
 
+import pandas as pd
 import streamlit as st
 
-from app_lib import history_store, state
+from app_lib import history_store, state, tables, ui
 from app_lib import history_view as view
-from app_lib.formatting import esc, money, percent
+from app_lib.formatting import count, esc, money, percent
 from app_lib.page import setup
-from app_lib.ui import table
-from optimizer import InputError
+from optimizer import InputError, to_csv_bytes
 from optimizer.comparison import compare_plans
-from optimizer.outcomes import (
-    SufficiencyRule,
-    load_outcomes,
-    measure_uplift,
-    outcomes_csv_bytes,
-    simulate_outcomes,
-)
-from optimizer.recalibrate import recalibrate_catalog, reoptimize
 
 context = setup("history", "History")
 st.title(":material/history: Plan history")
 ss = st.session_state
-store = history_store.plan_history()
+RULE = history_store.RULE
+FILE_LABELS = {
+    "treatment_plan": "Treatment plan",
+    "email_list": "Email list",
+    "push_list": "Push/in-app list",
+    "call_queue": "Call queue",
+}
+ASSIGNMENT_ROWS_SHOWN = 10_000
+PROBLEMS_LISTED = 20
+
+try:
+    store = history_store.plan_history()
+except Exception as error:  # any database failure: say where and why, show no traceback
+    st.error(
+        f"The plan history at {esc(history_store.shown_url(history_store.history_url()))} cannot be opened "
+        f"({esc(type(error).__name__)}). Check the database URL ([history] url in .streamlit/secrets.toml or "
+        "PLAYLISTPRO_HISTORY_URL).",
+        icon=":material/block:",
+    )
+    st.stop()
 st.caption(
-    "Every saved plan keeps its settings, catalog, cohort, solver report, assignments with the holdout flags "
-    f"and its exact export files. Stored in `{store.safe_url}`."
+    "Every plan exported from the Results page is kept here with its settings, action catalog, customer "
+    "data, solver report, assignments with the holdout flags and its exact files. Stored in "
+    f"{esc(store.safe_url)}."
 )
-RULE = SufficiencyRule()
 
 
-def show_problems(error: InputError) -> None:
-    st.error("The outcomes file was not used: fix these problems and upload it again.")
-    rows = [{"Row": p.row or "", "Column": p.column or "", "Problem": p.message} for p in error.problems]
-    st.dataframe(rows, hide_index=True, key="hist_problems")
+def problem_text(row: dict) -> str:
+    """'row 3, column churned: churned must be 0 or 1 ...' for a row of `tables.problem_rows`."""
+    where = [f"row {row['Row']}" if row["Row"] else "", f"column {row['Column']}" if row["Column"] else ""]
+    where = ", ".join(w for w in where if w)
+    return f"{where}: {row['Problem']}" if where else row["Problem"]
 
 
-def reopen(plan) -> None:
-    """Button callback (runs before the sidebar is drawn): the saved plan's inputs become the planner's."""
-    state.set_cohort(plan.cohort, f"saved plan #{plan.id}", "uploaded")
-    state.set_catalog(plan.catalog, f"saved plan #{plan.id} catalog")
+# --- callbacks (run before the page is drawn) -------------------------------------------------------------
+
+
+def _save_latest() -> None:
+    record = ss.get(state.LAST_RUN)
+    try:
+        ss["hist_plan"] = history_store.save_run(record, label=ss.get("hist_label", ""))
+        ss["hist_tabs"] = "Plan"
+        ss.pop("hist_save_error", None)
+    except Exception as error:
+        ss["hist_save_error"] = f"{type(error).__name__}: {error}"
+
+
+def _use_settings(plan_id: int) -> None:
+    plan = history_store.load_plan(plan_id)
     ss[state.SETTINGS] = plan.settings
     ss[state.PRESET] = state.CUSTOM_PRESET
-    ss["hist_reopened"] = plan.id
+    ss["hist_flash"] = (plan_id, "Its settings are in the sidebar now: click Run optimization.")
 
 
-def use_catalog(catalog, plan_id: int) -> None:
-    state.set_catalog(catalog, f"recalibrated from plan #{plan_id}")
+def _reopen(plan_id: int) -> None:
+    plan = history_store.load_plan(plan_id)
+    if state.frame_token(plan.cohort) != ss.get(state.COHORT_TOKEN):
+        state.set_cohort(plan.cohort, f"saved plan #{plan_id}", "uploaded")
+    state.set_catalog(plan.catalog, f"catalog of saved plan #{plan_id}")
+    ss[state.SETTINGS] = plan.settings
     ss[state.PRESET] = state.CUSTOM_PRESET
-    ss["hist_catalog_used"] = plan_id
+    ss["hist_flash"] = (
+        plan_id,
+        "Its customer data, catalog and settings are in the planner now: click Run optimization.",
+    )
 
 
-# --- save the current plan ------------------------------------------------------------------------------
+def _use_catalog(plan_id: int, outcome_id: int) -> None:
+    recalibration, _ = history_store.recalibration(plan_id, outcome_id)
+    state.set_catalog(recalibration.catalog, f"recalibrated from plan #{plan_id} (outcomes #{outcome_id})")
+    ss[state.PRESET] = state.CUSTOM_PRESET
+    ss["hist_catalog_used"] = (plan_id, outcome_id)
+
+
+# --- the latest run --------------------------------------------------------------------------------------
 
 record = ss.get(state.LAST_RUN)
-with st.expander("💾 Save the current plan", expanded=record is not None and record.exports is not None):
+with st.container(border=True):
     if record is None or record.exports is None:
-        st.info("Run the optimization first: only a plan with export files can be saved.")
-    elif not state.run_is_current(record):
-        st.warning(
-            "The settings, data or catalog changed since the last run: run the optimization again first."
+        st.markdown(
+            "**Save a plan:** run the optimization (sidebar). Every plan you export from the Results page is "
+            "saved here automatically with its first download."
+        )
+    elif record.saved_plan_id is not None:
+        st.markdown(
+            f":material/check_circle: Your latest plan (run #{record.number} at "
+            f"{record.finished_at:%H.%M}) is saved as **plan #{record.saved_plan_id}**."
         )
     else:
-        with st.form("hist_save_form", clear_on_submit=True):
-            label = st.text_input(
-                "Label (optional)", key="hist_label", placeholder="e.g. week 45, budget test"
+        k = record.result.kpis
+        st.markdown(
+            f"**Your latest plan** (run #{record.number} at {record.finished_at:%H.%M}: "
+            f"{esc(money(k.net_value))} net value, {k.customers_treated:,} customers) is not saved yet. "
+            "Downloading any of its files on the Results page saves it; or save it here with a label."
+        )
+        if not state.run_is_current(record):
+            st.caption(
+                ":orange[Settings, catalog or data changed since this run: the plan is saved as it was run.]"
             )
-            if st.form_submit_button("Save to history", type="primary"):
-                plan_id = store.save_plan(
-                    record.result, record.exports, context.cohort, context.catalog, label=label
-                )
-                ss["hist_plan"] = plan_id
-                st.success(f"Saved as plan #{plan_id}.")
+        with st.form("hist_save_form", border=False):
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            left.text_input("Label (optional)", key="hist_label", placeholder="e.g. week 45, budget test")
+            right.form_submit_button(
+                "Save the latest plan",
+                icon=":material/save:",
+                type="primary",
+                on_click=_save_latest,
+                width="stretch",
+            )
+    if ss.get("hist_save_error"):
+        st.error("The plan was not saved: " + esc(ss["hist_save_error"]), icon=":material/block:")
 
-# --- saved plans ------------------------------------------------------------------------------------------
+# --- saved plans ----------------------------------------------------------------------------------------
 
 plans = store.list_plans()
 if plans.empty:
-    st.info("No saved plans yet. Run the optimization, then save the plan here.")
+    st.info("No saved plans yet.", icon=":material/info:")
     st.stop()
 
-st.subheader("Saved plans")
-table(
-    view.plans_table(plans),
+st.subheader("Saved plans", divider="green")
+listed = view.plans_table(plans)
+if not listed["Label"].astype(bool).any():
+    listed = listed.drop(columns="Label")  # room for the rest until someone labels a plan
+ui.table(
+    listed,
     money=["Budget", "Spend", "Net value"],
-    percent=["ROI %"],
     key="hist_plans_table",
+    **{
+        "ROI %": st.column_config.NumberColumn("ROI", format="%,.0f%%"),
+        "Outcome files": st.column_config.NumberColumn("Outcomes", help="Outcome files kept with the plan"),
+        "Capacities (email/push/call)": st.column_config.TextColumn(
+            "Capacities", help="Email / push and in-app / call capacity per week"
+        ),
+        "Policies (high-risk/Premium/saturation/segment)": st.column_config.TextColumn(
+            "Policies",
+            help="Min high-risk coverage / min Premium coverage / max action saturation / min segment "
+            "coverage",
+        ),
+    },
 )
 labels = {int(row["id"]): view.plan_choice_label(row) for _, row in plans.iterrows()}
 if ss.get("hist_plan") not in labels:
     ss["hist_plan"] = next(iter(labels))
-plan_id = st.selectbox("Plan", options=list(labels), format_func=labels.get, key="hist_plan")
+plan_id = st.selectbox("Open plan", options=list(labels), format_func=labels.get, key="hist_plan")
 plan = history_store.load_plan(plan_id)
 
 plan_tab, compare_tab, outcomes_tab, recalibrate_tab = st.tabs(
-    ["Plan", "Compare", "Outcomes & measured uplift", "Recalibrate"]
+    ["Plan", "Compare", "Outcomes & measured uplift", "Recalibrate"], key="hist_tabs", on_change="rerun"
 )
 
-with plan_tab:
-    k = plan.kpis
-    columns = st.columns(5)
-    columns[0].metric("Customers treated", f"{k.customers_treated:,}", help=f"of {k.customers:,} customers")
-    columns[1].metric("Spend", money(k.total_spend))
-    columns[2].metric("Expected retained CLV", money(k.expected_retained_clv))
-    columns[3].metric("Net value", money(k.net_value))
-    columns[4].metric("ROI", percent(k.roi_pct))
-    st.caption(
-        f"Plan date {plan.plan_date.isoformat()}, saved {esc(plan.created_at)}; solver "
-        f"{esc(plan.solver_report.solver)}; {int(plan.holdout.sum()):,} customers held out "
-        f"(seed {plan.holdout_seed}); input fingerprint `{plan.input_fingerprint[:16]}`."
-    )
-    table(view.plan_action_mix(plan.plan_rows), money=["Spend", "Expected retained CLV"], key="hist_mix")
-    st.markdown("**Export files, exactly as exported**")
-    files = store.plan_files(plan.id)
-    columns = st.columns(len(files))
-    for column, (name, content) in zip(columns, files.items(), strict=True):
-        column.download_button(
-            name, content, file_name=name, mime="text/csv", key=f"hist_download_{name.rsplit('_', 1)[0]}"
-        )
-    st.button(
-        "Reopen in the planner",
-        key="hist_reopen",
-        on_click=reopen,
-        args=(plan,),
-        help="Load this plan's customer data, catalog and settings into the planner",
-    )
-    if ss.pop("hist_reopened", None) == plan.id:
-        st.success("Loaded into the planner: run the optimization to work on it again.")
 
-with compare_tab:
-    others = [i for i in labels if i != plan.id]
-    if not others:
-        st.info("Save a second plan to compare two plans side by side.")
-    else:
-        other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key="hist_other")
-        other = history_store.load_plan(other_id)
-        comparison = compare_plans(plan, other, labels=(f"#{plan.id}", f"#{other.id}"))
-        left, right = st.columns(2)
+def outcome_labels(files: pd.DataFrame) -> dict[int, str]:
+    """Outcome files of a plan, newest first: id -> '#2 outcomes.csv (uploaded 2025-12-05 09:12 UTC)'."""
+    return {
+        int(r.id): f"#{r.id} {r.file_name} (uploaded {r.uploaded_at.replace('T', ' ')[:16]} UTC)"
+        for r in files.itertuples()
+    }
+
+
+outcomes = history_store.outcome_files(plan.id)
+outcome_names = outcome_labels(outcomes)
+outcome_key = f"hist_outcome_{plan.id}"
+
+if plan_tab.open:
+    with plan_tab:
+        k = plan.kpis
+        columns = st.columns(5)
+        columns[0].metric(
+            "Customers treated", count(k.customers_treated), help=f"of {k.customers:,} customers"
+        )
+        columns[1].metric("Spend", money(k.total_spend))
+        columns[2].metric("Expected retained CLV", money(k.expected_retained_clv))
+        columns[3].metric("Net value", money(k.net_value))
+        columns[4].metric("ROI", percent(k.roi_pct, 0))
+        by = f" by {esc(plan.created_by)}" if plan.created_by else ""
+        st.caption(
+            f"Plan date {plan.plan_date.isoformat()}, saved {esc(plan.created_at.replace('T', ' ')[:16])} UTC"
+            f"{by}. Solved by {esc(plan.solver_report.solver.capitalize())} ({plan.status}). "
+            f"{int(plan.holdout.sum()):,} customers held out ({percent(100 * plan.holdout_rate, 0)} per "
+            f"action, seed {plan.holdout_seed}). Input fingerprint {plan.input_fingerprint[:16]}."
+        )
+        left, right = st.columns([1, 2])
         with left:
-            table(view.comparison_settings(comparison), key="hist_cmp_settings")
+            st.markdown("**Settings**")
+            ui.table(view.settings_table(plan.settings), key="hist_settings")
         with right:
-            table(view.comparison_kpis(comparison), key="hist_cmp_kpis")
-        st.plotly_chart(view.action_mix_figure(comparison), key="hist_cmp_mix")
-        st.caption(
-            f"Customers: {comparison.same:,} with the same action, {comparison.switched:,} switched, "
-            f"{comparison.only_a:,} only in #{plan.id}, {comparison.only_b:,} only in #{other.id}."
-        )
-
-with outcomes_tab:
-    st.markdown(
-        "Upload what happened 30 days after the plan: a CSV with `customer_id` and `churned` (1 churned, "
-        "0 stayed). Per action, the treated customers' churn is compared with the holdout's."
-    )
-    upload = st.file_uploader("Outcomes CSV", type=["csv"], key="hist_upload")
-    if upload is not None and ss.get("hist_uploaded") != (plan.id, upload.file_id):
-        content = upload.getvalue()
-        try:
-            measure_uplift(plan, load_outcomes(content, upload.name), rule=RULE)
-        except InputError as error:
-            show_problems(error)
-        else:
-            store.save_outcomes(plan.id, content, upload.name)
-            ss["hist_uploaded"] = (plan.id, upload.file_id)
-    with st.expander("Simulate outcomes (demo and training)"):
-        st.caption(
-            "Draws outcomes from the churn model's probabilities with a known true uplift per action: "
-            "treated customers churn with probability p × (1 − true uplift), held-out ones with p."
-        )
-        used = sorted(plan.plan_rows.groupby("action_id")["action_name"].first().items())
-        with st.form("hist_simulate_form"):
-            truth = {
-                action_id: st.number_input(
-                    f"True uplift: {name}",
-                    min_value=-1.0,
-                    max_value=1.0,
-                    value=float(plan.catalog.set_index("action_id").loc[action_id, "uplift"]),
-                    step=0.01,
-                    key=f"hist_truth_{action_id}",
-                )
-                for action_id, name in used
-            }
-            seed = st.number_input("Seed", min_value=0, value=1, step=1, key="hist_seed")
-            if st.form_submit_button("Draw outcomes"):
-                drawn = simulate_outcomes(plan, truth, seed=int(seed))
-                store.save_outcomes(plan.id, outcomes_csv_bytes(drawn), f"simulated_seed{int(seed)}.csv")
-
-    uploads = store.list_outcomes(plan.id)
-    if uploads.empty:
-        st.info("No outcomes for this plan yet.")
-    else:
-        names = {int(r.id): f"{r.file_name} (uploaded {r.uploaded_at})" for r in uploads.itertuples()}
-        outcome_id = st.selectbox(
-            "Outcomes file", options=list(names), format_func=names.get, key="hist_outcome"
-        )
-        content, name = store.load_outcomes(plan.id, outcome_id)
-        measurement = measure_uplift(plan, load_outcomes(content, name), rule=RULE)
-        st.subheader("Measured uplift per action")
-        shown = view.measurement_table(measurement)
-        rates = ["Treated churn rate", "Holdout churn rate", "Churn prevented (points)"]
-        uplifts = ["Measured uplift", "95% CI low", "95% CI high", "Catalog estimate"]
-        table(
-            shown.assign(**{c: shown[c] * 100 for c in rates + uplifts}),
-            percent=rates + uplifts,
-            key="hist_measurement",
-        )
-        for warning in view.measurement_warnings(measurement):
-            st.warning(warning)
-        st.plotly_chart(view.uplift_figure(measurement), key="hist_uplift_chart")
-        st.caption(
-            "Measured uplift = 1 − treated churn rate / holdout churn rate: the relative churn reduction, "
-            "the catalog's meaning of uplift. " + measurement.method + f" Enough evidence: at least "
-            f"{RULE.min_holdout} holdout and {RULE.min_treated} treated customers and a 95% interval at most "
-            f"{RULE.max_ci_width:.2f} wide."
-        )
-        ss["hist_measured"] = (plan.id, outcome_id, measurement)
-
-with recalibrate_tab:
-    measured = ss.get("hist_measured")
-    if measured is None or measured[0] != plan.id:
-        st.info("Measure this plan's outcomes first (the Outcomes tab).")
-    else:
-        _, outcome_id, measurement = measured
-        if st.button("Recalibrate the catalog and re-optimize", type="primary", key="hist_recalibrate"):
-            recalibration = recalibrate_catalog(plan.catalog, measurement)
-            with st.spinner("Re-optimizing with the recalibrated catalog…"):
-                change = reoptimize(plan, recalibration.catalog)
-            ss["hist_recalibration"] = (plan.id, outcome_id, recalibration, change)
-        result = ss.get("hist_recalibration")
-        if result is not None and result[:2] == (plan.id, outcome_id):
-            _, _, recalibration, change = result
-            table(view.recalibration_table(recalibration), key="hist_recal_table")
-            st.download_button(
-                "Download the recalibrated catalog",
-                recalibration.catalog_csv(),
-                file_name=f"actions_recalibrated_plan{plan.id}.csv",
+            st.markdown("**Actions**")
+            ui.table(
+                view.plan_action_mix(plan.plan_rows),
+                money=["Spend", "Expected retained CLV"],
+                key="hist_mix",
+            )
+        st.markdown("**Its files, exactly as exported**")
+        names = history_store.file_names(plan.id)
+        columns = st.columns(len(names))
+        for column, name in zip(columns, names, strict=True):
+            kind = name.rsplit("_", 1)[0]
+            column.download_button(
+                FILE_LABELS.get(kind, name),
+                data=history_store.file_loader(plan.id, name),
+                file_name=name,
                 mime="text/csv",
-                key="hist_recal_download",
+                icon=":material/download:",
+                key=f"hist_download_{kind}",
+                on_click="ignore",
+                width="stretch",
             )
-            st.markdown(esc(view.reoptimization_summary(change)))
-            table(view.reoptimization_kpis(change), key="hist_reopt_kpis")
-            st.plotly_chart(view.action_mix_figure(change.comparison), key="hist_reopt_mix")
-            st.button(
-                "Use the recalibrated catalog in the planner",
-                key="hist_use_catalog",
-                on_click=use_catalog,
-                args=(recalibration.catalog, plan.id),
+            column.caption(esc(name))
+        left, right, _ = st.columns([1, 1, 1])
+        left.button(
+            "Load its settings into the sidebar",
+            icon=":material/tune:",
+            key="hist_use_settings",
+            on_click=_use_settings,
+            args=(plan.id,),
+            width="stretch",
+        )
+        right.button(
+            "Reopen its data, catalog and settings",
+            icon=":material/restore:",
+            key="hist_reopen",
+            on_click=_reopen,
+            args=(plan.id,),
+            width="stretch",
+            help="The planner then works on exactly what this plan was made from.",
+        )
+        flash = ss.get("hist_flash")
+        if flash is not None and flash[0] == plan.id:
+            st.success(esc(ss.pop("hist_flash")[1]), icon=":material/check_circle:")
+        rows = plan.plan_rows
+        with st.expander(f"Customers in this plan ({len(rows):,}), with the holdout flags"):
+            ui.table(
+                view.assignments_table(rows.head(ASSIGNMENT_ROWS_SHOWN)),
+                money=["Cost", "CLV", "Expected retained CLV", "Net value"],
+                percent=["Churn risk"],
+                key="hist_assignments",
             )
-            if ss.pop("hist_catalog_used", None) == plan.id:
-                st.success("The planner now uses the recalibrated catalog: run the optimization.")
+            if len(rows) > ASSIGNMENT_ROWS_SHOWN:
+                st.caption(f"First {ASSIGNMENT_ROWS_SHOWN:,}: the treatment plan file has all of them.")
+
+if compare_tab.open:
+    with compare_tab:
+        others = [i for i in labels if i != plan.id]
+        if not others:
+            st.info("Save a second plan to compare two plans side by side.", icon=":material/info:")
+        else:
+            if ss.get("hist_other") not in others:
+                older = [i for i in others if i < plan.id]
+                ss["hist_other"] = older[0] if older else others[0]
+            other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key="hist_other")
+            # The older plan first, so changes read as "what the later plan did differently"
+            older, newer = sorted((plan, history_store.load_plan(other_id)), key=lambda p: p.id)
+            comparison = compare_plans(older, newer, labels=(f"#{older.id}", f"#{newer.id}"))
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**Settings**")
+                ui.table(
+                    view.comparison_settings(comparison),
+                    key="hist_cmp_settings",
+                    Setting=st.column_config.TextColumn(width="medium"),
+                )
+            with right:
+                st.markdown(f"**KPIs** (change = #{newer.id} − #{older.id})")
+                ui.table(
+                    view.kpi_text_table(view.comparison_kpis(comparison)),
+                    key="hist_cmp_kpis",
+                    KPI=st.column_config.TextColumn(width="medium"),
+                )
+            st.plotly_chart(view.action_mix_figure(comparison), key="hist_cmp_mix")
+            st.caption(
+                f"Customers: {comparison.same:,} with the same action, {comparison.switched:,} switched, "
+                f"{comparison.only_a:,} only in #{older.id}, {comparison.only_b:,} only in #{newer.id}."
+            )
+            if len(comparison.customers):
+                with st.expander(f"The {len(comparison.customers):,} customers whose action differs"):
+                    shown = comparison.customers.rename(
+                        columns={
+                            "customer_id": "Customer",
+                            "action_a": f"Action in #{older.id}",
+                            "action_b": f"Action in #{newer.id}",
+                            "change": "Change",
+                        }
+                    )
+                    shown["Customer"] = shown["Customer"].astype(str)
+                    ui.table(shown, key="hist_cmp_customers")
+
+if outcomes_tab.open:
+    with outcomes_tab:
+        st.markdown(
+            "Upload what happened 30 days after the plan: a CSV with the columns `customer_id` and `churned` "
+            "(1 churned, 0 stayed). Per action, the churn of the treated customers is compared with the "
+            "churn of its holdout, who were not contacted."
+        )
+        upload = st.file_uploader("Outcomes CSV", type=["csv"], key=f"hist_upload_{plan.id}")
+        done = ss.setdefault("hist_processed", set())
+        if upload is not None and (plan.id, upload.file_id) not in done:
+            done.add((plan.id, upload.file_id))
+            try:
+                ss[outcome_key] = history_store.add_outcomes(plan, upload.getvalue(), upload.name)
+            except InputError as error:
+                ss[f"hist_problems_{plan.id}"] = (upload.name, tables.problem_rows(error))
+            except Exception as error:  # e.g. the database is unreachable: say so, no traceback
+                problem = {"Row": "", "Column": "", "Problem": f"not stored ({type(error).__name__})"}
+                ss[f"hist_problems_{plan.id}"] = (upload.name, [problem])
+            else:
+                ss.pop(f"hist_problems_{plan.id}", None)
+                ss["hist_outcome_flash"] = f"{upload.name} is kept with plan #{plan.id}."
+                st.rerun()  # the list of saved plans above counts the new file
+        problems = ss.get(f"hist_problems_{plan.id}")
+        if problems is not None:
+            name, rows = problems
+            listed = "\n".join(f"- {esc(problem_text(r))}" for r in rows[:PROBLEMS_LISTED])
+            more = len(rows) - PROBLEMS_LISTED
+            st.error(
+                f"{esc(name)} was not used: {len(rows)} problem(s). Rows are numbered as in a spreadsheet "
+                "(the header is row 1). Fix them and upload the file again.\n\n"
+                + listed
+                + (f"\n\n… and {more:,} more (all in the table below)." if more > 0 else ""),
+                icon=":material/block:",
+            )
+            if more > 0:
+                with st.expander(f"All {len(rows):,} problems"):
+                    st.dataframe(pd.DataFrame(rows), hide_index=True, key="hist_problems_table")
+
+        with st.expander("Simulate outcomes (demo and training)", icon=":material/science:"):
+            st.caption(
+                "Draws outcomes from the churn model's probabilities with a true uplift per action that you "
+                "set: treated customers churn with probability p × (1 − true uplift), held-out and untreated "
+                "ones with p. The same seed always draws the same outcomes."
+            )
+            used = sorted(plan.plan_rows.groupby("action_id")["action_name"].first().items())
+            estimates = plan.catalog.set_index("action_id")["uplift"]
+            with st.form(f"hist_simulate_form_{plan.id}", border=False):
+                inputs = st.columns(3)
+                truth = {
+                    action_id: inputs[i % 3].number_input(
+                        f"True uplift: {name}",
+                        min_value=-1.0,
+                        max_value=1.0,
+                        value=float(estimates.loc[action_id]),
+                        step=0.01,
+                        format="%.3f",
+                        key=f"hist_truth_{plan.id}_{action_id}",
+                    )
+                    for i, (action_id, name) in enumerate(used)
+                }
+                seed = st.number_input("Seed", min_value=0, value=1, step=1, key=f"hist_seed_{plan.id}")
+                if st.form_submit_button("Draw outcomes", icon=":material/casino:"):
+                    ss[outcome_key] = history_store.add_simulated_outcomes(plan, truth, int(seed))
+                    ss["hist_outcome_flash"] = "Simulated outcomes drawn and kept with the plan."
+                    st.rerun()
+
+        if ss.get("hist_outcome_flash"):
+            st.success(esc(ss.pop("hist_outcome_flash")), icon=":material/check_circle:")
+        outcome_names = outcome_labels(outcomes)
+        if not outcome_names:
+            st.info("No outcomes for this plan yet.", icon=":material/info:")
+        else:
+            if ss.get(outcome_key) not in outcome_names:
+                ss[outcome_key] = next(iter(outcome_names))
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            outcome_id = left.selectbox(
+                "Outcomes file", options=list(outcome_names), format_func=outcome_names.get, key=outcome_key
+            )
+            right.download_button(
+                "Download this file",
+                data=history_store.outcome_loader(plan.id, outcome_id),
+                file_name=outcomes.set_index("id").loc[outcome_id, "file_name"],
+                mime="text/csv",
+                icon=":material/download:",
+                key="hist_outcome_download",
+                on_click="ignore",
+                width="stretch",
+            )
+            measurement = history_store.measurement(plan.id, outcome_id)
+            st.subheader("Measured uplift per action", divider="green")
+            o = measurement.overall
+            st.markdown(
+                f"{measurement.outcome_rows:,} outcome rows; {measurement.matched:,} of the plan's customers "
+                f"matched. All actions together: treated churn {percent(100 * o['treated_churn_rate'])} "
+                f"({o['treated_churned']:,} of {o['treated_n']:,}), holdout churn "
+                f"{percent(100 * o['holdout_churn_rate'])} ({o['holdout_churned']:,} of {o['holdout_n']:,})."
+            )
+            ui.table(
+                view.uplift_table(measurement),
+                percent=["Measured uplift", "Catalog estimate", "Treated churn", "Holdout churn"],
+                key="hist_measurement",
+                **{
+                    "Measured uplift": st.column_config.NumberColumn(
+                        format="%.1f%%", help="1 − treated churn rate / holdout churn rate"
+                    ),
+                    "95% CI": st.column_config.TextColumn(
+                        "95% CI", help="95% confidence interval of the measured uplift"
+                    ),
+                    "Catalog estimate": st.column_config.NumberColumn(
+                        "Estimate", format="%.1f%%", help="The catalog's uplift: what the plan assumed"
+                    ),
+                    "Treated": st.column_config.NumberColumn(
+                        "Treated", format="localized", help="Treated customers with an outcome"
+                    ),
+                    "Holdout": st.column_config.NumberColumn(
+                        "Holdout", format="localized", help="Held-out customers with an outcome"
+                    ),
+                    "Churn prevented": st.column_config.NumberColumn(
+                        "Prevented",
+                        format="%.1f pts",
+                        help="Churn prevented: holdout churn rate − treated churn rate (percentage points)",
+                    ),
+                    "Enough evidence": st.column_config.TextColumn(
+                        "Sufficient",
+                        help=f"Enough evidence to replace the estimate: at least {RULE.min_holdout} holdout "
+                        f"and {RULE.min_treated} treated customers and a 95% interval at most "
+                        f"{RULE.max_ci_width:.2f} wide",
+                    ),
+                },
+            )
+            st.download_button(
+                "Download the full measurement (CSV)",
+                data=to_csv_bytes(measurement.table),
+                file_name=f"uplift_plan{plan.id}_outcomes{outcome_id}.csv",
+                mime="text/csv",
+                icon=":material/download:",
+                key="hist_measurement_download",
+                on_click="ignore",
+            )
+            warnings = view.measurement_warnings(measurement)
+            if warnings:
+                st.warning("\n".join(f"- {esc(w)}" for w in warnings), icon=":material/warning:")
+            st.plotly_chart(view.uplift_figure(measurement), key="hist_uplift_chart")
+            st.caption(
+                "Measured uplift = 1 − treated churn rate / holdout churn rate: the relative churn "
+                "reduction, the catalog's meaning of uplift. "
+                + esc(measurement.method)
+                + f" Enough evidence to replace the estimate: at least {RULE.min_holdout} holdout and "
+                f"{RULE.min_treated} treated customers and a 95% interval at most "
+                f"{RULE.max_ci_width:.2f} wide."
+            )
+
+if recalibrate_tab.open:
+    with recalibrate_tab:
+        if not outcome_names:
+            st.info(
+                "Upload or simulate this plan's outcomes first (the Outcomes tab).", icon=":material/info:"
+            )
+        else:
+            outcome_id = ss.get(outcome_key)
+            if outcome_id not in outcome_names:
+                outcome_id = next(iter(outcome_names))
+            st.markdown(
+                "A new catalog with the measured uplift of every action with enough evidence and the "
+                "estimate elsewhere, and the saved plan's customers and settings re-optimized with it. "
+                f"Outcomes: {esc(outcome_names[outcome_id])}."
+            )
+            if st.button(
+                "Recalibrate the catalog and re-optimize",
+                icon=":material/auto_fix_high:",
+                type="primary",
+                key="hist_recalibrate",
+            ):
+                ss["hist_recalibrated"] = (plan.id, outcome_id)
+            if ss.get("hist_recalibrated") == (plan.id, outcome_id):
+                with st.spinner("Re-optimizing with the recalibrated catalog…"):
+                    recalibration, change = history_store.recalibration(plan.id, outcome_id)
+                measured = recalibration.measured_actions
+                st.markdown(
+                    f"**{len(measured)}** action(s) take their measured uplift; the others keep the estimate."
+                    if measured
+                    else "**No action has enough evidence yet**: the new catalog keeps every estimate "
+                    "(with 10% holdouts, about 300 customers per action are needed)."
+                )
+                uplifts = ["Estimate", "Measured", "New uplift"]
+                ui.table(
+                    ui.as_percent(view.recalibration_table(recalibration), uplifts),
+                    percent=uplifts,
+                    key="hist_recal_table",
+                    Why=st.column_config.TextColumn(width="large"),
+                )
+                st.markdown(esc(view.reoptimization_summary(change)))
+                ui.table(
+                    view.kpi_text_table(view.reoptimization_kpis(change)),
+                    key="hist_reopt_kpis",
+                    KPI=st.column_config.TextColumn(width="medium"),
+                )
+                st.plotly_chart(view.action_mix_figure(change.comparison), key="hist_reopt_mix")
+                left, right, _ = st.columns([1, 1, 1])
+                left.button(
+                    "Use this catalog for the next run",
+                    icon=":material/check:",
+                    type="primary",
+                    key="hist_use_catalog",
+                    on_click=_use_catalog,
+                    args=(plan.id, outcome_id),
+                    width="stretch",
+                )
+                right.download_button(
+                    "Download the catalog (CSV)",
+                    recalibration.catalog_csv(),
+                    file_name=f"actions_recalibrated_plan{plan.id}.csv",
+                    mime="text/csv",
+                    icon=":material/download:",
+                    key="hist_recal_download",
+                    on_click="ignore",
+                    width="stretch",
+                )
+                if ss.get("hist_catalog_used") == (plan.id, outcome_id):
+                    st.success(
+                        "The planner now uses the recalibrated catalog: run the optimization.",
+                        icon=":material/check_circle:",
+                    )
+                    st.page_link("pages/4_Action_Catalog.py", label="See it on the Action catalog page")

@@ -13,6 +13,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def history_database(tmp_path_factory):
+    """Every test's plan history is a temporary SQLite file, never the repository's data/history.sqlite
+    (tests that need their own database set PLAYLISTPRO_HISTORY_URL again)."""
+    from optimizer.history import HISTORY_URL_ENV
+
+    url = f"sqlite:///{(tmp_path_factory.mktemp('history') / 'history.sqlite').as_posix()}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HISTORY_URL_ENV, url)
+        yield url
+
+
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
     if not REFERENCE.is_dir():

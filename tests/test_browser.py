@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -70,9 +71,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def history_url(tmp_path_factory) -> str:
+    """The server's plan history: a temporary SQLite file (never the repository's data/)."""
+    return f"sqlite:///{(tmp_path_factory.mktemp('browser_history') / 'history.sqlite').as_posix()}"
+
+
+@pytest.fixture(scope="module")
+def server(history_url):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium package)")
+    from optimizer.history import HISTORY_URL_ENV
+
     port = _free_port()
     SHOTS.mkdir(exist_ok=True)
     log = (SHOTS / "streamlit.log").open("w")
@@ -80,6 +89,7 @@ def server():
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)]
         + ["--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=app_support.ROOT,
+        env={**os.environ, HISTORY_URL_ENV: history_url},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -308,6 +318,105 @@ def test_main_journey_in_chromium(server, browser):
 
     (SHOTS / "timings.json").write_text(json.dumps(timings, indent=2))
     print(json.dumps(timings, indent=2))
+
+
+def saved_plan_number(page) -> int:
+    alert = page.locator("[data-testid=stAlert]", has_text="Saved as plan #")
+    alert.wait_for()
+    return int(re.search(r"Saved as plan #(\d+)", alert.inner_text()).group(1))
+
+
+def test_history_journey_in_chromium(server, browser, history_url, tmp_path):
+    """Run and export two plans (saved with the first download, and without downloading), open History,
+    compare them, upload a bad outcomes file and a good one (drawn by `simulate_outcomes` from the saved
+    plan), see the uplift table, recalibrate and use the new catalog."""
+    from optimizer.history import PlanHistory
+    from optimizer.outcomes import outcomes_csv_bytes, simulate_outcomes
+
+    page = new_page(browser)
+    open_app(page, server)
+    page.wait_for_selector("text=Current week overview")
+    wait_idle(page)
+    click_run_and_time(page)
+    wait_idle(page)
+    page.get_by_role("link", name="Open the results").click()
+    page.wait_for_selector("text=The first download saves this plan")
+    wait_idle(page)
+    plan_rows = read_download(page, "Treatment plan")
+    first = saved_plan_number(page)
+    wait_idle(page)
+    read_download(page, "Email list")  # a second download of the same run saves nothing new
+    wait_idle(page)
+    assert saved_plan_number(page) == first
+    shoot(page, "12_results_saved")
+
+    budget = slider(page, "Weekly budget ($)")
+    budget.focus()
+    for _ in range(10):
+        page.keyboard.press("ArrowRight")
+    budget.blur()
+    wait_idle(page)
+    click_run_and_time(page)
+    wait_idle(page)
+    page.get_by_role("button", name="Save without downloading").click()
+    second = saved_plan_number(page)
+    assert second == first + 1
+    wait_idle(page)
+
+    page.locator("[data-testid=stSidebar]").get_by_role("link", name="History").click()
+    page.wait_for_selector("text=Saved plans")
+    page.locator("[data-testid=stMetric]", has_text="Net value").wait_for()
+    wait_idle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text(f"is saved as plan #{second}").count() == 1
+    page.get_by_text("Customers in this plan").click()
+    page.locator("[data-testid=stExpander] [data-testid=stDataFrame]").wait_for()
+    wait_idle(page)
+    shoot(page, "13_history_plan")
+
+    page.get_by_role("tab", name="Compare").click()
+    page.wait_for_selector("text=with the same action")
+    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg")
+    wait_idle(page)
+    shoot(page, "14_history_compare")
+
+    with PlanHistory(history_url) as history:
+        saved = history.load_plan(second)
+        assert history.load_plan(first).assignments["customer_id"].astype(str).tolist() == [
+            row["customer_id"] for row in plan_rows
+        ]
+    page.get_by_role("tab", name="Outcomes & measured uplift").click()
+    page.wait_for_selector("text=No outcomes for this plan yet")
+    wait_idle(page)
+    bad = tmp_path / "outcomes_bad.csv"
+    bad.write_text("customer_id,churned\n<b>x</b>,1\n" + f"{saved.assignments['customer_id'].iloc[0]},yes\n")
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(bad))
+    page.wait_for_selector("text=outcomes_bad.csv was not used: 2 problem(s)")
+    wait_idle(page)
+    assert page.locator("[data-testid=stException]").count() == 0
+    shoot(page, "15_history_outcomes_problems")
+
+    good = tmp_path / "outcomes_week.csv"
+    good.write_bytes(outcomes_csv_bytes(simulate_outcomes(saved, {1: 0.3}, seed=5)))
+    page.locator("[data-testid=stFileUploader] input[type=file]").set_input_files(str(good))
+    page.wait_for_selector(f"text=outcomes_week.csv is kept with plan #{second}")
+    page.wait_for_selector("text=Measured uplift per action")
+    page.locator("[data-testid=stDataFrame]").last.wait_for()
+    page.wait_for_selector("[data-testid=stPlotlyChart] .main-svg")
+    wait_idle(page)
+    assert page.get_by_text("was not used").count() == 0
+    assert page.get_by_text("Too small to conclude anything", exact=False).count() >= 1
+    shoot(page, "16_history_uplift")
+
+    page.get_by_role("tab", name="Recalibrate").click()
+    page.get_by_role("button", name="Recalibrate the catalog and re-optimize").click()
+    page.wait_for_selector("text=Re-optimized with the new catalog")
+    wait_idle(page)
+    shoot(page, "17_history_recalibrate")
+    page.get_by_role("button", name="Use this catalog for the next run").click()
+    page.wait_for_selector("text=The planner now uses the recalibrated catalog")
+    wait_idle(page)
+    page.context.close()
 
 
 @pytest.mark.parametrize(

@@ -102,3 +102,49 @@ def test_recalibration_views(loop):
         f"Re-optimized with the new catalog: {second.kpis.customers_treated} customers keep"
     )
     assert "$0.00 more net value" in summary
+
+
+def test_settings_assignments_and_kpis_as_text(loop):
+    _, first, second, *_ = loop
+    settings = view.settings_table(second.settings).set_index("Setting")["Value"]
+    assert settings["Budget ($)"] == "$400.00" and settings["Call capacity"] == "20"
+    assert settings["High-risk threshold"] == "p > 0.70" and settings["Min segment coverage"] == "15%"
+    customers = view.assignments_table(second.plan_rows)
+    assert len(customers) == second.kpis.customers_treated
+    assert customers["Held out"].sum() == second.holdout.sum()
+    assert customers["Churn risk"].max() <= 100 and customers["Churn risk"].max() > 1, "in percent"
+    kpis = view.kpi_text_table(view.comparison_kpis(compare_plans(first, second, labels=("#1", "#2"))))
+    rows = kpis.set_index("KPI")
+    assert list(rows.index) == [
+        "Customers treated",
+        "Spend",
+        "Expected churn prevented",
+        "Expected retained CLV",
+        "Net value",
+        "ROI",
+        "Budget used",
+    ]
+    assert rows.loc["Spend"].tolist() == [
+        f"${first.kpis.total_spend:,.2f}",
+        f"${second.kpis.total_spend:,.2f}",
+        f"+${second.kpis.total_spend - first.kpis.total_spend:,.2f}",
+    ]
+    assert rows.loc["ROI", "#1"] == f"{first.kpis.roi_pct:,.1f}%"
+    assert rows.loc["ROI", "Change"] == f"{second.kpis.roi_pct - first.kpis.roi_pct:,.1f} pts"
+    assert view.kpi_text(None, "money") == "–"
+    assert view.kpi_text(-3.0, "count", change=True) == "-3"
+
+
+def test_uplift_table_puts_the_measured_uplift_beside_the_estimate(loop):
+    *_, measurement, _ = loop
+    table = view.uplift_table(measurement)
+    t = measurement.table
+    measured = (100 * t["measured_uplift"]).tolist()
+    assert table["Measured uplift"].tolist() == pytest.approx(measured, nan_ok=True)
+    assert table["Catalog estimate"].tolist() == pytest.approx((100 * t["catalog_uplift"]).tolist())
+    first = t.iloc[0]
+    if np.isfinite(first["uplift_ci_low"]):
+        assert table["95% CI"].iloc[0] == (
+            f"{100 * first['uplift_ci_low']:,.1f}% to {100 * first['uplift_ci_high']:,.1f}%"
+        )
+    assert (table["Treated"] == t["treated_n"]).all() and (table["Holdout"] == t["holdout_n"]).all()

@@ -1,6 +1,7 @@
 """Outcomes: validation by file/row/column, the per-action measurement, and CI coverage at known uplifts."""
 
 import datetime as dt
+import io
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from optimizer.outcomes import (
     SufficiencyRule,
     compare_groups,
     load_outcomes,
+    load_plan_outcomes,
     measure_uplift,
     outcomes_csv_bytes,
     simulate_outcomes,
@@ -92,6 +94,23 @@ def test_unknown_ids_are_reported_not_dropped():
         ("o.csv", 8, "customer_id"),
     ]
     assert "'999999' is not in the plan" in str(caught.value)
+
+
+def test_outcomes_checked_against_a_plan_list_every_problem_at_once():
+    rows, _ = plan_rows([(1, 1, 3, 1, 2)])  # customers 1001..1005
+    text = b"customer_id,churned\n1001,1\n999,0\n1002,2\n1001,0\n"
+    with pytest.raises(InputError) as caught:
+        load_plan_outcomes(rows, io.BytesIO(text), "o.csv")
+    assert [str(p) for p in caught.value.problems] == [
+        "o.csv, row 3, column 'customer_id': customer_id '999' is not in the plan (neither treated, held out "
+        "nor in its cohort): is this the right plan?",
+        "o.csv, row 4, column 'churned': churned must be 0 or 1 (1 = churned), got '2'",
+        "o.csv, row 5, column 'customer_id': duplicate customer_id '1001' (first seen in row 2)",
+    ]
+    with pytest.raises(InputError, match="row 3, column 'customer_id': customer_id '999' is not in the plan"):
+        load_plan_outcomes(rows, b"customer_id,churned\n1001,1\n999,0\n", "o.csv")
+    loaded = load_plan_outcomes(rows, b"customer_id,churned\n1001,1\n1005,0\n", "o.csv")
+    assert loaded["customer_id"].tolist() == ["1001", "1005"]
 
 
 # --- measurement -------------------------------------------------------------------------------------
