@@ -12,30 +12,12 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from app_lib.figures import DARK_GREEN, GREEN, GREY, HEIGHT, RED, _layout
 from app_lib.formatting import money, percent, signed_money
 from optimizer.comparison import SETTING_LABELS, PlanComparison
 from optimizer.model import PlanSettings
 from optimizer.outcomes import Measurement
 from optimizer.recalibrate import Recalibration, Reoptimization
-
-GREEN = "#1DB954"
-DARK_GREEN = "#117A37"
-GREY = "#8A8F98"
-RED = "#E5484D"
-HEIGHT = 380
-
-
-def _layout(fig: go.Figure, title: str, height: int = HEIGHT) -> go.Figure:
-    fig.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=height,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        template="plotly_white",
-        font={"size": 13},
-        hoverlabel={"font_size": 13},
-    )
-    return fig
-
 
 # --- saved plans ---------------------------------------------------------------------------------------
 

@@ -16,15 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-PREDICTION_COLUMNS = ("customer_id", "churn_probability")
-FEATURE_FILE_COLUMNS = (
-    "customer_id",
-    "subscription_type",
-    "payment_plan",
-    "weekly_hours",
-    "weekly_songs_played",
-    "num_playlists_created",
-)
+from optimizer import data
+
+# The optimizer's input schema (the reference files' columns, in order).
+PREDICTION_COLUMNS = tuple(data.PREDICTION_COLUMNS)
+FEATURE_FILE_COLUMNS = tuple(data.FEATURE_COLUMNS)
 
 
 def _strip_zeros(text: str) -> str:
