@@ -338,7 +338,7 @@ def _feasible(problem: Problem, session, rhs: np.ndarray) -> bool:
 def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str) -> float | None:
     """Least activity of a '<=' row (e.g. the spend) subject to all other rows; None if infeasible."""
     i = problem.row_index(key)
-    row_coefficients = np.asarray(problem.matrix[i].todense()).ravel()
+    row_coefficients = problem.row_coefficients(i)
     session.set_rhs(_relaxed_rhs(problem, problem.rhs(settings), [key]))
     session.set_objective(row_coefficients, maximize=False)
     try:
