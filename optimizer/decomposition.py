@@ -1,0 +1,931 @@
+"""Large-scale solve path: Lagrangian decomposition over the coupling rows, with a certified optimality gap.
+
+Why it works. Only the coupling rows (budget, channel capacities, coverage, saturation, fairness: about 20)
+link customers; every other row is one customer's "at most one action". For multipliers `lam` on the
+coupling rows (lam >= 0 on '<=' rows, lam <= 0 on '>=' rows: d objective / d right-hand side), every
+feasible plan x has
+
+    objective(x) <= L(lam) - sum_i loss_i(x),    L(lam) = lam . b + sum_i max(0, max_k r[i,k]),
+    r[i,k] = c[i,k] - lam . A[:, (i,k)]   (the reduced profit),
+
+where loss_i(x) >= 0 is how far customer i's choice in x falls short of its best reduced profit. So L(lam)
+is an upper bound for any such lam (its minimum is the LP relaxation's optimum), one pass over customers x
+actions evaluates it, and at the LP optimum only the customers near a tie are ambiguous.
+
+`DecompositionSession.solve`:
+
+1. Exact when small. If the objective depends only on a customer's class (same per-customer coefficients,
+   same eligible actions: feasibility checks, the least budget), customers of a class are interchangeable
+   and the MILP over classes (an integer count per class and action) is solved whole. A model with at most
+   `exact_limit` variables is solved whole too.
+2. Feasibility, exactly: the MILP over classes with a zero objective (a few hundred integer variables at
+   any scale). Infeasible settings stop here; otherwise its plan is the fallback incumbent.
+3. Multipliers: minimize L by cutting planes in a box trust region, each cut one exact evaluation of L and
+   its subgradient b - A x(lam). For the retention objective w_i * uplift_k - cost_k an evaluation costs
+   O(classes x actions x log n) (customers of a class sorted by w); for any other objective one dense pass
+   (started from the LP of a random sample). A warm start begins at the previous multipliers.
+4. The LP relaxation's optimum by sifting: an LP over the customers with the smallest margins, everyone
+   else fixed to their best action; fixed customers whose choice stops being best at the LP's multipliers
+   join the LP, until none does.
+5. Plan: an exact MILP over the customers with fractional LP values plus the nearest ties, everyone else
+   fixed to their (integral) LP choice; every candidate plan is checked against every row before use.
+6. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
+   (bound - objective) / |objective|. When few choices have a loss below bound - objective, reduced-cost
+   fixing makes the exact MILP over just those small: every better plan uses only such choices, so its
+   optimum is the global optimum and the gap closes.
+
+The per-action + per-customer form of the coupling rows (see `Problem`) is what makes pricing cheap. HiGHS
+solves every LP and MILP, on one thread with a fixed seed: results are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from optimizer.model import Problem
+from optimizer.solvers import ABSOLUTE_GAP, Solution, SolverUnavailable
+
+Progress = Callable[[float, str], None]
+_RANK_ONE_SAMPLE = 20_000  # pairs checked to recognize the retention objective's rank-one form
+
+
+@dataclass(frozen=True)
+class DecompositionOptions:
+    """Tuning of the decomposition path. The defaults suit 250 to a few million customers."""
+
+    target_gap: float = 1e-4  # accept a plan once the certified relative gap is at most this (0.01%)
+    exact_limit: int = 2_000  # variables up to which the MILP (over classes or customers) is solved whole
+    working_set: int = 1_000  # customers in the first sifting LP (LP relaxation sessions)
+    neighbourhood: int = 300  # most ambiguous customers (smallest margins) freed in the plan's MILP
+    certify_limit: int = 20_000  # choices up to which the reduced-cost-fixed MILP is solved exactly
+    max_rounds: int = 4  # plan MILPs, neighbourhood x4 each time, before settling for the gap reached
+    sample_size: int = 2_000  # customers in the sample LP (first multipliers for a general objective)
+    dual_iterations: int = 400  # cutting-plane steps on L at most
+    dual_tolerance: float = 1e-10  # stop when the cutting-plane model promises less than this (relative)
+
+
+@dataclass
+class _Structure:
+    """Per-problem arrays, independent of settings and objective (cached on the problem)."""
+
+    pair_of: np.ndarray  # (customers, actions) variable index, -1 where not eligible
+    eligible: np.ndarray  # (customers, actions) bool
+    class_of: np.ndarray  # class of each customer: same per-customer coefficients and eligible actions
+    class_first: np.ndarray  # first customer of each class
+    class_size: np.ndarray
+    class_order: np.ndarray  # customers grouped by class, in cohort order within a class
+
+
+@dataclass
+class _Prices:
+    """What every customer would do on its own at some multipliers."""
+
+    multipliers: np.ndarray  # sign-corrected, 0 on inactive rows
+    alpha: np.ndarray  # per-action part of lam . A
+    beta: np.ndarray  # per-customer part of lam . A
+    choice: np.ndarray  # best action position, -1 for no action
+    best: np.ndarray  # best reduced profit (>= 0: no action is worth 0)
+    margin: np.ndarray  # best - second best option (inf when the customer has no eligible action)
+    bound: float  # L(multipliers)
+
+
+@dataclass
+class _Sub:
+    """A solved LP or MILP over some units (customers, or classes of interchangeable customers)."""
+
+    status: str  # "optimal" | "infeasible" | "time_limit" | "no_solution"
+    units: np.ndarray  # unit of each column
+    actions: np.ndarray  # action position of each column
+    values: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    duals: np.ndarray | None  # active coupling rows' duals (LP only)
+
+
+@dataclass
+class _Relaxation:
+    """The LP relaxation's optimum found by sifting."""
+
+    prices: _Prices  # at the LP's multipliers
+    lowest: _Prices  # the multipliers with the lowest L seen (the bound)
+    fixed: np.ndarray  # choices of the customers outside the LP
+    free: np.ndarray  # customers in the last LP
+    sub: _Sub
+    rounds: int
+
+
+def structure(problem: Problem) -> _Structure:
+    """Eligibility table and customer classes of a problem (computed once, then cached on it)."""
+    cached = problem.cache.get("decomposition")
+    if cached is not None:
+        return cached
+    n, k = problem.n_customers, problem.n_actions
+    pair_of = np.full((n, k), -1, dtype=np.int32)
+    pair_of[problem.pair_customer, problem.pair_action] = np.arange(problem.n_variables, dtype=np.int32)
+    eligible = pair_of >= 0
+    coefficients = problem.customer_coefficients
+    if coefficients.shape[0] + k <= 62 and np.isin(coefficients, (0.0, 1.0)).all():
+        bits = np.int64(1) << np.arange(coefficients.shape[0] + k, dtype=np.int64)
+        code = (coefficients.T != 0) @ bits[: coefficients.shape[0]] + eligible @ bits[
+            coefficients.shape[0] :
+        ]
+        class_of, _ = pd.factorize(code)  # classes numbered in order of first appearance
+    else:
+        key = np.column_stack([coefficients.T, eligible])
+        _, first_sorted, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+        rank = np.empty(len(first_sorted), dtype=np.int64)
+        rank[np.argsort(first_sorted, kind="stable")] = np.arange(len(first_sorted))
+        class_of = rank[inverse.ravel()]
+    class_of = class_of.astype(np.int32)
+    new_class = np.diff(np.maximum.accumulate(class_of), prepend=-1) > 0
+    first = np.flatnonzero(new_class)
+    narrow = class_of.astype(np.int16) if len(first) < 2**15 else class_of  # radix sort when it fits
+    result = _Structure(
+        pair_of=pair_of,
+        eligible=eligible,
+        class_of=class_of,
+        class_first=first,
+        class_size=np.bincount(class_of, minlength=len(first)),
+        class_order=np.argsort(narrow, kind="stable"),
+    )
+    problem.cache["decomposition"] = result
+    return result
+
+
+class DecompositionSession:
+    """The decomposition behind the session interface of `optimizer.solvers` (set_rhs, set_objective, solve).
+
+    Keeps the last multipliers per objective, so a re-solve after `set_rhs` (a budget sweep, marginal
+    values) starts from them; `warm_start(multipliers)` seeds them from an earlier solve.
+    """
+
+    name = "decomposition"
+
+    def __init__(
+        self,
+        problem: Problem,
+        rhs: np.ndarray,
+        *,
+        relax: bool = False,
+        options: DecompositionOptions | None = None,
+        progress: Progress | None = None,
+    ):
+        try:
+            import highspy
+        except ImportError as exc:
+            raise SolverUnavailable(
+                "highspy is not installed (the decomposition's LPs and MILPs use it)"
+            ) from exc
+        self._highspy = highspy
+        self.problem = problem
+        self.relax = relax
+        self.options = options or DecompositionOptions()
+        self.progress = progress
+        self.structure = structure(problem)
+        self.senses = np.array([row.sense for row in problem.rows])
+        self._warm: dict[tuple, np.ndarray] = {}
+        self._cuts: dict[tuple, tuple] = {}
+        self._deadline = math.inf
+        self.set_rhs(rhs)
+        self.set_objective(problem.objective, maximize=True)
+
+    # --- session interface ---------------------------------------------------------------------------
+
+    def set_rhs(self, rhs: np.ndarray) -> None:
+        rhs = np.asarray(rhs, dtype=float)
+        m, n = self.problem.n_coupling, self.problem.n_customers
+        if len(rhs) not in (m, m + n):
+            raise ValueError(f"expected {m} or {m + n} right-hand sides, got {len(rhs)}")
+        if len(rhs) > m and not np.all(rhs[m:] == 1.0):
+            raise ValueError("the decomposition needs every customer's one-action row to be <= 1")
+        self.rhs = rhs[:m].copy()
+        upper = self.senses == "<="
+        self.active = np.flatnonzero(np.where(upper, self.rhs < math.inf, self.rhs > -math.inf))
+
+    def set_objective(self, objective: np.ndarray, maximize: bool = True) -> None:
+        p = self.problem
+        objective = np.asarray(objective, dtype=float)
+        if len(objective) != p.n_variables:
+            raise ValueError("objective length differs from the number of variables")
+        self.maximize = maximize
+        signed = objective if maximize else -objective
+        profit = np.full((p.n_actions, p.n_customers), -np.inf)  # action-major: pricing runs by column
+        profit[p.pair_action, p.pair_customer] = signed
+        self.profit = profit
+        self.scale = max(1.0, float(np.abs(signed).max(initial=0.0)))
+        self.class_level = self._is_class_level(profit)
+        probe = np.random.default_rng(1).random(len(signed))
+        self._key = (maximize, float(signed @ probe), float(signed.sum()))
+        self._rank_one = None if self.class_level else _RankOneDual.recognize(self, objective, signed)
+
+    def _is_class_level(self, profit: np.ndarray) -> bool:
+        st = self.structure
+        first = st.class_first[st.class_of]
+        sample = np.random.default_rng(2).choice(len(first), size=min(len(first), 64), replace=False)
+        if not np.array_equal(profit[:, sample], profit[:, first[sample]]):
+            return False  # cheap early exit for the usual, customer-specific objective
+        return bool(np.array_equal(profit, profit[:, first]))
+
+    def warm_start(self, multipliers: np.ndarray | None) -> None:
+        """Start the next solve from these coupling-row multipliers (d objective / d rhs, per row)."""
+        if multipliers is None:
+            return
+        multipliers = np.asarray(multipliers, dtype=float)
+        if multipliers.shape != (self.problem.n_coupling,):
+            raise ValueError(f"expected {self.problem.n_coupling} multipliers, got {multipliers.shape}")
+        self._warm[self._key] = (multipliers if self.maximize else -multipliers).copy()
+
+    def close(self) -> None:
+        self.profit = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- solve ---------------------------------------------------------------------------------------
+
+    def solve(self, time_limit: float | None = None) -> Solution:
+        started = time.perf_counter()
+        self._deadline = started + time_limit if time_limit else math.inf
+        solution = self._solve()
+        solution.runtime = time.perf_counter() - started
+        self._say(1.0, f"{solution.status}: {solution.detail}")
+        return solution
+
+    def _solve(self) -> Solution:
+        st = self.structure
+        n = self.problem.n_customers
+        if not self.relax:
+            if self.class_level and self._class_columns() <= max(self.options.exact_limit, 1):
+                self._say(0.1, f"exact MILP over {len(st.class_size):,} customer classes")
+                return self._exact(classes=True)
+            if self.problem.n_variables <= self.options.exact_limit:
+                self._say(0.1, f"exact MILP over {n:,} customers")
+                return self._exact(classes=False)
+        self._say(0.02, "feasibility, exactly, over customer classes")
+        fallback = self._feasible_plan()
+        if fallback is None:
+            return self._solution(
+                "infeasible", None, None, None, "infeasible: exact check over customer classes"
+            )
+        lam = self._warm.get(self._key)
+        if lam is not None:
+            start = "warm start"
+        elif self._rank_one is None:
+            lam = self._sample_multipliers()
+            start = f"sample LP of {min(self.options.sample_size, n):,} customers"
+        else:
+            lam = np.zeros(self.problem.n_coupling)
+            start = "cold start"
+        lam, evaluations = self._dual(lam, warm=start == "warm start")
+        start += f", {evaluations} dual evaluations"
+        if self.relax:
+            relaxation = self._sifting(lam)
+            if relaxation is None:
+                return Solution(
+                    "time_limit", None, None, None, None, 0.0, detail="stopped before the LP optimum"
+                )
+            return self._lp_solution(relaxation)
+        self._warm[self._key] = lam.copy()
+        return self._plan(self._price(lam), fallback, start)
+
+    # --- exact MILP over classes or customers ----------------------------------------------------------
+
+    def _class_columns(self) -> int:
+        st = self.structure
+        return int(st.eligible[st.class_first].sum())
+
+    def _exact(self, classes: bool) -> Solution:
+        st = self.structure
+        if classes:
+            reps, sizes = st.class_first, st.class_size
+        else:
+            reps = np.arange(self.problem.n_customers)
+            sizes = np.ones(len(reps), dtype=np.int64)
+        what = f"{len(reps):,} customer classes" if classes else f"{len(reps):,} customers"
+        sub = self._solve_units(reps, sizes, st.eligible[reps], self.rhs[self.active], integer=True)
+        if sub.status == "infeasible":
+            return self._solution("infeasible", None, None, None, f"infeasible: exact MILP over {what}")
+        if sub.values is None:
+            return self._solution(sub.status, None, None, None, f"no plan within the time limit ({what})")
+        choice = self._disaggregate(reps, sub, classes)
+        value = self._value(choice)
+        bound = max(value, sub.bound) if sub.bound is not None else None
+        status = "optimal" if sub.status == "optimal" else "time_limit"
+        return self._solution(status, choice, value, bound, f"exact MILP over {what}")
+
+    def _disaggregate(self, reps: np.ndarray, sub: _Sub, classes: bool) -> np.ndarray:
+        """Customer choices from a units solution: a class's counts go to its customers in cohort order."""
+        counts = np.rint(sub.values).astype(np.int64)
+        choice = np.full(self.problem.n_customers, -1, dtype=np.int64)
+        if not classes:
+            picked = counts > 0
+            choice[reps[sub.units[picked]]] = sub.actions[picked]
+            return choice
+        st = self.structure
+        offset = np.concatenate([[0], np.cumsum(st.class_size)[:-1]])
+        for unit, action, count in zip(sub.units, sub.actions, counts, strict=True):
+            if count > 0:
+                choice[st.class_order[offset[unit] : offset[unit] + count]] = action
+                offset[unit] += count
+        return choice
+
+    def _feasible_plan(self) -> np.ndarray | None:
+        """Some feasible plan, or None when the settings are infeasible (class MILP, zero objective)."""
+        st = self.structure
+        reps = st.class_first
+        sub = self._solve_units(
+            reps, st.class_size, st.eligible[reps], self.rhs[self.active], integer=True, zero=True
+        )
+        if sub.status == "infeasible":
+            return None
+        if sub.values is None:
+            raise SolverUnavailable("HiGHS could not decide feasibility over the customer classes")
+        return self._disaggregate(reps, sub, classes=True)
+
+    # --- pricing -------------------------------------------------------------------------------------
+
+    def _signed(self, multipliers: np.ndarray) -> np.ndarray:
+        """Multipliers on the active rows only, with the sign that keeps L an upper bound."""
+        lam = np.zeros(self.problem.n_coupling)
+        lam[self.active] = multipliers[self.active]
+        return np.where(self.senses == "<=", np.maximum(lam, 0.0), np.minimum(lam, 0.0))
+
+    def _price(self, multipliers: np.ndarray) -> _Prices:
+        """Every customer's best and second-best option at `multipliers`: one pass per action."""
+        p = self.problem
+        lam = self._signed(multipliers)
+        alpha = lam @ p.action_coefficients
+        beta = (
+            lam[p.customer_rows] @ p.customer_coefficients
+            if len(p.customer_rows)
+            else np.zeros(p.n_customers)
+        )
+        best = np.zeros(p.n_customers)  # no action
+        second = np.full(p.n_customers, -np.inf)
+        choice = np.full(p.n_customers, -1, dtype=np.int64)
+        reduced = np.empty(p.n_customers)
+        for k in range(p.n_actions):
+            np.subtract(self.profit[k], beta, out=reduced)
+            reduced -= alpha[k]
+            np.maximum(second, np.minimum(reduced, best), out=second)  # the runner-up after this action
+            better = reduced > best
+            np.maximum(best, reduced, out=best)
+            choice[better] = k
+        with np.errstate(invalid="ignore"):
+            margin = best - second
+        margin[np.isneginf(second)] = np.inf
+        bound = float(lam[self.active] @ self.rhs[self.active]) + float(best.sum())
+        return _Prices(lam, alpha, beta, choice, best, margin, bound)
+
+    def _reduced(self, prices: _Prices, customers: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        return self.profit[actions, customers] - prices.alpha[actions] - prices.beta[customers]
+
+    def _activity(self, choice: np.ndarray, customers: np.ndarray | None = None) -> np.ndarray:
+        """Activity of every coupling row of the choices of `customers` (a bool mask; default all)."""
+        p = self.problem
+        treated = choice >= 0
+        if customers is not None:
+            treated &= customers
+        per_action = np.bincount(choice[treated], minlength=p.n_actions).astype(float)
+        activity = p.action_coefficients @ per_action
+        if len(p.customer_rows):
+            activity[p.customer_rows] += p.customer_coefficients @ treated.astype(float)
+        return activity
+
+    def _usage(self, choice: np.ndarray, customers: np.ndarray | None = None) -> np.ndarray:
+        """Activity of the active coupling rows."""
+        return self._activity(choice, customers)[self.active]
+
+    def _value(self, choice: np.ndarray, customers: np.ndarray | None = None) -> float:
+        treated = choice >= 0
+        if customers is not None:
+            treated &= customers
+        who = np.flatnonzero(treated)
+        return float(self.profit[choice[who], who].sum())
+
+    def _feasible(self, choice: np.ndarray) -> bool:
+        activity = self._usage(choice)
+        rhs = self.rhs[self.active]
+        slack = np.where(self.senses[self.active] == "<=", rhs - activity, activity - rhs)
+        return bool((slack >= -1e-6 * np.maximum(1.0, np.abs(rhs))).all())
+
+    def _smallest_margins(self, prices: _Prices, count: int, exclude: np.ndarray) -> np.ndarray:
+        margin = np.where(exclude, np.inf, prices.margin)
+        count = min(count, int(np.isfinite(margin).sum()))
+        if count <= 0:
+            return np.zeros(0, dtype=np.int64)
+        picked = np.argpartition(margin, count - 1)[:count] if count < len(margin) else np.arange(len(margin))
+        return np.sort(picked[np.isfinite(margin[picked])])
+
+    # --- multipliers -----------------------------------------------------------------------------------
+
+    def _dual(self, multipliers: np.ndarray, warm: bool) -> tuple[np.ndarray, int]:
+        """Minimize L over the multipliers: Kelley's cutting planes in a box trust region (boxstep).
+
+        The cuts are kept per objective: after a change of right-hand sides b only, a cut at lam shifts by
+        lam . (b_new - b_old) (L is lam . b plus a function of lam), so a re-solve starts with a full model.
+        """
+        m = len(self.active)
+        if m == 0:
+            return multipliers, 0
+        self._say(0.1, "multipliers of the coupling constraints (cutting planes on the Lagrangian dual)")
+        evaluate = self._rank_one if self._rank_one is not None else self._evaluate
+        highspy = self._highspy
+        inf = highspy.kHighsInf
+        upper = self.senses[self.active] == "<="
+        rhs = self.rhs[self.active]
+        center = self._signed(multipliers)[self.active]
+        size = max(1.0, float(np.abs(center).max(initial=0.0)))
+        radius = np.full(m, 0.05 * size if warm else 0.5 * max(size, self.scale))
+
+        def box(middle: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            low, high = middle - width, middle + width
+            return np.where(upper, np.maximum(low, 0.0), low), np.where(upper, high, np.minimum(high, 0.0))
+
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("presolve", "off"),
+        ):
+            h.setOptionValue(option, value)
+        low, high = box(center, radius)
+        h.addVar(-inf, inf)  # theta: the cutting-plane model of L
+        h.changeColCost(0, 1.0)
+        h.addVars(m, low, high)
+        columns = np.arange(m + 1, dtype=np.int32)
+        points, values, usages = [], [], []
+
+        def add_cut(point: np.ndarray, value: float, usage: np.ndarray) -> None:
+            slope = rhs - usage[self.active]  # a subgradient of L
+            at = point[self.active]
+            h.addRow(value - slope @ at, inf, m + 1, columns, np.concatenate([[1.0], -slope]))
+            points.append(point)
+            values.append(value)
+            usages.append(usage)
+
+        for point, value, usage in self._shifted_cuts():
+            add_cut(point, value, usage)
+        full = np.zeros(self.problem.n_coupling)
+        full[self.active] = center
+        center_value, usage = evaluate(full)
+        add_cut(full.copy(), center_value, usage)
+        evaluations = 1
+        tolerance = self.options.dual_tolerance * max(1.0, abs(center_value))
+        for _ in range(self.options.dual_iterations):
+            if time.perf_counter() > self._deadline:
+                break
+            h.run()
+            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                break
+            solution = np.asarray(h.getSolution().col_value)
+            predicted = center_value - solution[0]
+            if predicted <= tolerance:
+                break
+            trial = solution[1:]
+            full = np.zeros(self.problem.n_coupling)
+            full[self.active] = trial
+            value, usage = evaluate(full)
+            evaluations += 1
+            add_cut(full, value, usage)
+            if value <= center_value - 0.1 * predicted:  # serious step
+                if np.any(np.abs(np.abs(trial - center) - radius) <= 1e-9 * (1 + radius)):
+                    radius *= 2.0
+                center, center_value = trial, value
+            else:  # null step: the model was too optimistic here
+                radius *= 0.7
+            low, high = box(center, radius)
+            h.changeColsBounds(m, columns[1:], low, high)
+        self._cuts[self._key] = (self.rhs.copy(), np.array(points), np.array(values), np.array(usages))
+        full = np.zeros(self.problem.n_coupling)
+        full[self.active] = center
+        return full, evaluations
+
+    def _shifted_cuts(self):
+        """The previous solve's cuts for this objective, moved to the current right-hand sides."""
+        stored = self._cuts.get(self._key)
+        if stored is None:
+            return []
+        old_rhs, points, values, usages = stored
+        used = points != 0
+        keep = ~(used & ~np.isfinite(self.rhs)).any(axis=1)  # a cut leaning on a row now switched off
+        change = np.where(used, np.nan_to_num(self.rhs - old_rhs, nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+        shifted = values + (points * change).sum(axis=1)
+        return [(points[t], shifted[t], usages[t]) for t in np.flatnonzero(keep)]
+
+    def _evaluate(self, multipliers: np.ndarray) -> tuple[float, np.ndarray]:
+        """L and every coupling row's activity at every customer's best choice (one dense pass)."""
+        prices = self._price(multipliers)
+        return prices.bound, self._activity(prices.choice)
+
+    def _sample_multipliers(self) -> np.ndarray:
+        """Duals of the LP relaxation of a random sample, right-hand sides scaled to the sample."""
+        p, st = self.problem, self.structure
+        size = min(self.options.sample_size, p.n_customers)
+        self._say(0.05, f"LP relaxation of a sample of {size:,} customers")
+        sample = np.sort(np.random.default_rng(0).choice(p.n_customers, size=size, replace=False))
+        rhs = self.rhs[self.active] * (size / p.n_customers)
+        sub = self._solve_units(
+            sample, np.ones(size, dtype=np.int64), st.eligible[sample], rhs, integer=False
+        )
+        lam = np.zeros(p.n_coupling)
+        if sub.duals is not None:
+            lam[self.active] = sub.duals
+        return lam
+
+    def _sifting(self, multipliers: np.ndarray) -> _Relaxation | None:
+        """The LP relaxation's optimum: an LP over a working set, the other customers fixed to their best."""
+        n = self.problem.n_customers
+        prices = self._price(multipliers)
+        lowest = prices
+        fixed = prices.choice.copy()
+        working = np.zeros(n, dtype=bool)
+        grow = self.options.working_set
+        tolerance = 1e-7 * self.scale
+        for round_ in range(1, 1000):
+            if time.perf_counter() > self._deadline:
+                return None
+            working[self._smallest_margins(prices, grow, working)] = True
+            free = np.flatnonzero(working)
+            self._say(
+                0.3 + 0.3 * (1 - 0.5**round_), f"LP relaxation, round {round_}: {len(free):,} customers free"
+            )
+            rhs = self.rhs[self.active] - self._usage(fixed, ~working)
+            sub = self._solve_units(
+                free, np.ones(len(free), dtype=np.int64), self.structure.eligible[free], rhs, integer=False
+            )
+            if sub.status == "infeasible":  # the fixed customers leave the others no room: free more
+                if np.isinf(np.where(working, np.inf, prices.margin)).all():
+                    return None  # everyone is free (only reachable through tolerances)
+                grow = 4 * max(len(free), self.options.working_set)
+                continue
+            if sub.duals is None:
+                return None
+            lam = np.zeros(self.problem.n_coupling)
+            lam[self.active] = sub.duals
+            prices = self._price(lam)
+            if prices.bound < lowest.bound:
+                lowest = prices
+            outside = np.flatnonzero(~working)
+            chosen = np.zeros(len(outside))
+            acting = fixed[outside] >= 0
+            chosen[acting] = self._reduced(prices, outside[acting], fixed[outside[acting]])
+            violated = outside[prices.best[outside] - chosen > tolerance]
+            if not len(violated):
+                return _Relaxation(prices, lowest, fixed, free, sub, round_)
+            working[violated] = True
+            fixed[violated] = -1
+            grow = 0
+        return None
+
+    def _lp_solution(self, relaxation: _Relaxation) -> Solution:
+        p, st = self.problem, self.structure
+        sub, free, fixed, prices = relaxation.sub, relaxation.free, relaxation.fixed, relaxation.prices
+        x = np.zeros(p.n_variables)
+        treated = np.flatnonzero(fixed >= 0)
+        x[st.pair_of[treated, fixed[treated]]] = 1.0
+        x[st.pair_of[free[sub.units], sub.actions]] = sub.values
+        value = float(self.profit[p.pair_action, p.pair_customer] @ x)
+        sign = 1.0 if self.maximize else -1.0
+        return Solution(
+            "optimal",
+            x,
+            sign * value,
+            sign * relaxation.lowest.bound,
+            0.0,
+            0.0,
+            sign * np.concatenate([prices.multipliers, prices.best]),
+            multipliers=sign * prices.multipliers,
+            detail=f"LP relaxation by sifting ({relaxation.rounds} rounds, {len(free):,} customers free)",
+        )
+
+    # --- plan and certificate ------------------------------------------------------------------------
+
+    def _plan(self, prices: _Prices, fallback: np.ndarray, start: str) -> Solution:
+        """An exact MILP over the most ambiguous customers, everyone else at their best choice."""
+        n = self.problem.n_customers
+        bound = prices.bound
+        best_choice, best_value = fallback, self._value(fallback)
+        size, freed_count = self.options.neighbourhood, 0
+        for round_ in range(1, self.options.max_rounds + 1):
+            if time.perf_counter() > self._deadline:
+                break
+            customers = self._smallest_margins(prices, size, np.zeros(n, dtype=bool))
+            freed = np.zeros(n, dtype=bool)
+            freed[customers] = True
+            freed_count = len(customers)
+            self._say(0.6 + 0.05 * round_, f"MILP over the {freed_count:,} most ambiguous customers")
+            rhs = self.rhs[self.active] - self._usage(prices.choice, ~freed)
+            sub = self._solve_units(
+                customers,
+                np.ones(freed_count, dtype=np.int64),
+                self.structure.eligible[customers],
+                rhs,
+                integer=True,
+                abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
+            )
+            if sub.values is not None:
+                candidate = np.where(freed, -1, prices.choice)
+                picked = np.rint(sub.values) > 0
+                candidate[customers[sub.units[picked]]] = sub.actions[picked]
+                value = self._value(candidate)
+                if value > best_value and self._feasible(candidate):
+                    best_choice, best_value = candidate, value
+            if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
+                break
+            size *= 4
+        detail = f"Lagrangian decomposition: {start}; MILP over the {freed_count:,} most ambiguous customers"
+        certified = self._certify(prices, best_choice, best_value)
+        if certified is not None:
+            best_choice, best_value, bound, note = certified
+            detail += f"; {note}"
+        gap = self._gap(best_value, bound)
+        status = "optimal" if gap <= self.options.target_gap else "time_limit"
+        return self._solution(status, best_choice, best_value, bound, detail, multipliers=prices.multipliers)
+
+    def _certify(self, prices: _Prices, choice: np.ndarray, value: float):
+        """Reduced-cost fixing: a plan better than `value` only uses choices whose loss is below
+        bound - value. If those are few, the exact MILP over them gives the global optimum."""
+        gap = prices.bound - value
+        if gap <= ABSOLUTE_GAP or time.perf_counter() > self._deadline:
+            return None
+        slack = gap * (1 + 1e-9) + 1e-9 * self.scale
+        free = np.flatnonzero(prices.margin <= slack)  # customers with a second option within the gap
+        k = self.problem.n_actions
+        if len(free) * k > 4 * self.options.certify_limit:
+            return None
+        loss = prices.best[free][:, None] - (
+            self.profit[:, free].T - prices.alpha[None, :] - prices.beta[free][:, None]
+        )
+        candidate = loss <= slack  # -inf profits (not eligible) give +inf losses
+        if int(candidate.sum()) > self.options.certify_limit:
+            return None
+        self._say(0.9, f"reduced-cost fixing: exact MILP over {len(free):,} customers")
+        others = np.ones(self.problem.n_customers, dtype=bool)
+        others[free] = False
+        fixed = np.where(others, prices.choice, -1)
+        rhs = self.rhs[self.active] - self._usage(fixed, others)
+        sub = self._solve_units(
+            free,
+            np.ones(len(free), dtype=np.int64),
+            candidate,
+            rhs,
+            integer=True,
+            must_act=prices.best[free] > slack,  # no action is not among the candidates
+        )
+        if sub.status != "optimal" or sub.values is None:
+            return None  # (infeasible only through tolerances: the incumbent uses candidates only)
+        improved = fixed.copy()
+        picked = np.rint(sub.values) > 0
+        improved[free[sub.units[picked]]] = sub.actions[picked]
+        improved_value = self._value(improved)
+        if improved_value >= value and self._feasible(improved):
+            choice, value = improved, improved_value
+        bound = max(value, min(prices.bound, self._value(fixed) + sub.bound))
+        return choice, value, bound, f"reduced-cost fixing: exact MILP over {len(free):,} customers"
+
+    @staticmethod
+    def _gap(value: float, bound: float) -> float:
+        if bound - value <= ABSOLUTE_GAP:
+            return 0.0
+        return (bound - value) / max(abs(value), 1e-10)
+
+    def _solution(
+        self,
+        status: str,
+        choice: np.ndarray | None,
+        value: float | None,
+        bound: float | None,
+        detail: str,
+        multipliers: np.ndarray | None = None,
+    ) -> Solution:
+        if choice is None:
+            return Solution(status, None, None, None, None, 0.0, detail=detail)
+        sign = 1.0 if self.maximize else -1.0
+        x = np.zeros(self.problem.n_variables)
+        treated = np.flatnonzero(choice >= 0)
+        x[self.structure.pair_of[treated, choice[treated]]] = 1.0
+        return Solution(
+            status,
+            x,
+            sign * value,
+            None if bound is None else sign * bound,
+            None if bound is None else self._gap(value, bound),
+            0.0,
+            multipliers=None if multipliers is None else sign * multipliers,
+            detail=detail,
+        )
+
+    # --- LPs and MILPs over units ----------------------------------------------------------------------
+
+    def _solve_units(
+        self,
+        reps: np.ndarray,
+        sizes: np.ndarray,
+        allowed: np.ndarray,
+        rhs: np.ndarray,
+        *,
+        integer: bool,
+        zero: bool = False,
+        must_act: np.ndarray | None = None,
+        abs_gap: float = ABSOLUTE_GAP,
+    ) -> _Sub:
+        """max sum profit[k, rep] y[u, k] over units u (a customer, or `sizes[u]` interchangeable customers
+        represented by `reps[u]`) and allowed actions k, subject to the active coupling rows with right-hand
+        sides `rhs` and sum_k y[u, k] <= sizes[u] (= with `must_act`); 0 <= y <= sizes; integer if asked."""
+        p = self.problem
+        highspy = self._highspy
+        units, actions = np.nonzero(allowed)
+        customers = reps[units]
+        active = self.active
+        coupling = p.action_coefficients[active][:, actions]
+        for j, row in enumerate(p.customer_rows):
+            position = np.flatnonzero(active == row)
+            if len(position):
+                coupling[position[0]] += p.customer_coefficients[j][customers]
+        upper = self.senses[active] == "<="
+        row_lower = np.concatenate([np.where(upper, -np.inf, rhs), np.full(len(reps), -np.inf)])
+        row_upper = np.concatenate([np.where(upper, rhs, np.inf), sizes.astype(float)])
+        if must_act is not None:
+            row_lower[len(active) :] = np.where(must_act, sizes, -np.inf)
+        if len(units) == 0:  # HiGHS calls an empty model optimal whatever its row bounds
+            feasible = bool(np.all(row_lower <= 1e-9) and np.all(row_upper >= -1e-9))
+            if not feasible:
+                return _Sub("infeasible", units, actions, None, None, None, None)
+            return _Sub("optimal", units, actions, np.zeros(0), 0.0, 0.0, np.zeros(len(active)))
+        nz_row, nz_col = np.nonzero(coupling)
+        matrix = sp.csc_matrix(
+            (
+                np.concatenate([coupling[nz_row, nz_col], np.ones(len(units))]),
+                (
+                    np.concatenate([nz_row, len(active) + units]),
+                    np.concatenate([nz_col, np.arange(len(units))]),
+                ),
+            ),
+            shape=(len(active) + len(reps), len(units)),
+        )
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("mip_rel_gap", 0.0),
+            ("mip_abs_gap", abs_gap),
+        ):
+            h.setOptionValue(option, value)
+        remaining = self._deadline - time.perf_counter()
+        if math.isfinite(remaining):
+            h.setOptionValue("time_limit", max(remaining, 0.01))
+        lp = highspy.HighsLp()
+        lp.num_col_ = len(units)
+        lp.num_row_ = len(active) + len(reps)
+        lp.col_cost_ = np.zeros(len(units)) if zero else self.profit[actions, customers]
+        lp.col_lower_ = np.zeros(len(units))
+        lp.col_upper_ = sizes[units].astype(float)
+        lp.row_lower_ = row_lower
+        lp.row_upper_ = row_upper
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
+        lp.a_matrix_.value_ = matrix.data.astype(float)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        if integer:
+            lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
+        h.passModel(lp)
+        h.run()
+        status = h.getModelStatus()
+        ms = highspy.HighsModelStatus
+        if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+            return _Sub("infeasible", units, actions, None, None, None, None)
+        info = h.getInfo()
+        solution = h.getSolution()
+        has_values = bool(solution.value_valid) and (not integer or info.primal_solution_status == 2)
+        values = np.asarray(solution.col_value) if has_values else None
+        objective = float(info.objective_function_value) if has_values else None
+        optimal = status == ms.kOptimal
+        if integer:
+            bound = float(info.mip_dual_bound) if has_values else None
+            duals = None
+        else:
+            bound = objective
+            duals = np.asarray(solution.row_dual)[: len(active)] if optimal and solution.dual_valid else None
+        label = "optimal" if optimal else ("time_limit" if has_values else "no_solution")
+        return _Sub(label, units, actions, values, objective, bound, duals)
+
+    def _say(self, fraction: float, message: str) -> None:
+        if self.progress is not None:
+            self.progress(min(max(fraction, 0.0), 1.0), message)
+
+
+class _RankOneDual:
+    """L(lam) and the coupling rows' activity in O(classes x actions x log n), for profits
+    profit[k, i] = w_i * s_k + t_k (the retention objective p_i v_i * uplift_k - cost_k, or its negative).
+
+    Within a class (same per-customer coefficients, same eligible actions) a customer's best choice at lam
+    depends only on w_i: the upper envelope of one line per eligible action (slope s_k, intercept
+    t_k - alpha_k - beta_class) and the zero line (no action). With the class's customers sorted by w and
+    prefix sums of w, a class costs one envelope of a handful of lines and a few binary searches.
+    Only the multipliers come from here: the bound and the plan are always computed from the exact profits.
+    """
+
+    def __init__(self, session: DecompositionSession, w: np.ndarray, s: np.ndarray, t: np.ndarray):
+        problem, st = session.problem, session.structure
+        self.session = session
+        cache = problem.cache.get("rank_one")
+        if cache is None or not np.array_equal(cache[0], w):
+            by_w = np.argsort(w)
+            classes = st.class_of[by_w].astype(np.int16) if len(st.class_first) < 2**15 else st.class_of[by_w]
+            order = by_w[np.argsort(classes, kind="stable")]  # by class, then by w
+            sorted_w = w[order]
+            starts = np.concatenate([[0], np.cumsum(st.class_size)[:-1]])
+            cache = (w, sorted_w, np.concatenate([[0.0], np.cumsum(sorted_w)]), starts)
+            problem.cache["rank_one"] = cache
+        _, self.sorted_w, self.prefix, self.starts = cache
+        self.ends = np.append(self.starts[1:], problem.n_customers)
+        self.s, self.t = s, t
+        self.eligible = st.eligible[st.class_first]
+        self.class_coefficients = problem.customer_coefficients[:, st.class_first]
+
+    @classmethod
+    def recognize(cls, session: DecompositionSession, objective: np.ndarray, signed: np.ndarray):
+        """The evaluator when `signed` is (up to rounding) +-(p v uplift - cost), else None. Checked on a
+        fixed sample of pairs: a miss only slows the multipliers down, never changes a bound or a plan."""
+        problem = session.problem
+        if problem.n_variables == 0:
+            return None
+        cohort = problem.cohort
+        w = cohort["churn_probability"].to_numpy(dtype=float) * cohort["clv"].to_numpy(dtype=float)
+        s = problem.actions["uplift"].to_numpy(dtype=float)
+        t = -problem.actions["cost"].to_numpy(dtype=float)
+        pairs = np.random.default_rng(3).integers(0, problem.n_variables, size=_RANK_ONE_SAMPLE)
+        customers, actions = problem.pair_customer[pairs], problem.pair_action[pairs]
+        model = w[customers] * s[actions] + t[actions]
+        for sign in (1.0, -1.0):
+            if np.allclose(signed[pairs], sign * model, rtol=1e-9, atol=1e-9):
+                return cls(session, w, sign * s, sign * t)
+        return None
+
+    def __call__(self, multipliers: np.ndarray) -> tuple[float, np.ndarray]:
+        session, problem = self.session, self.session.problem
+        alpha = multipliers @ problem.action_coefficients
+        beta = multipliers[problem.customer_rows] @ self.class_coefficients
+        counts = np.zeros((len(self.starts), problem.n_actions))
+        total = 0.0
+        for g, (first, last) in enumerate(zip(self.starts, self.ends, strict=True)):
+            actions = np.flatnonzero(self.eligible[g])
+            slopes = np.concatenate([[0.0], self.s[actions]])
+            intercepts = np.concatenate([[0.0], self.t[actions] - alpha[actions] - beta[g]])
+            labels = np.concatenate([[-1], actions])
+            hull, breaks = _upper_envelope(slopes, intercepts)
+            edges = np.concatenate(
+                [[first], np.searchsorted(self.sorted_w[first:last], breaks) + first, [last]]
+            )
+            for j, line in enumerate(hull):
+                low, high = edges[j], edges[j + 1]
+                if high > low and labels[line] >= 0:
+                    total += slopes[line] * (self.prefix[high] - self.prefix[low]) + intercepts[line] * (
+                        high - low
+                    )
+                    counts[g, labels[line]] += high - low
+        activity = problem.action_coefficients @ counts.sum(axis=0)
+        if len(problem.customer_rows):
+            activity[problem.customer_rows] += self.class_coefficients @ counts.sum(axis=1)
+        bound = float(multipliers[session.active] @ session.rhs[session.active]) + total
+        return bound, activity
+
+
+def _upper_envelope(slopes: np.ndarray, intercepts: np.ndarray) -> tuple[list[int], np.ndarray]:
+    """The lines of max_j (slopes[j] w + intercepts[j]) from low to high w, and the w where each next line
+    takes over (the convex hull trick, on a handful of lines)."""
+    hull: list[int] = []
+    for j in np.lexsort((intercepts, slopes)):
+        if hull and slopes[hull[-1]] == slopes[j]:
+            hull.pop()  # same slope, lower intercept
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            # b never wins if j overtakes a no later than b does
+            if (intercepts[a] - intercepts[j]) * (slopes[b] - slopes[a]) <= (
+                intercepts[a] - intercepts[b]
+            ) * (slopes[j] - slopes[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(int(j))
+    breaks = np.array(
+        [
+            (intercepts[a] - intercepts[b]) / (slopes[b] - slopes[a])
+            for a, b in zip(hull[:-1], hull[1:], strict=True)
+        ]
+    )
+    return hull, breaks
