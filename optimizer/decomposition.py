@@ -324,22 +324,44 @@ class DecompositionSession:
         return self._solution(status, choice, value, bound, f"exact MILP over {what}")
 
     def _disaggregate(self, reps: np.ndarray, sub: _Sub, classes: bool) -> np.ndarray:
-        """Customer choices from a units solution: a class's counts go to its customers in cohort order."""
-        counts = np.rint(sub.values).astype(np.int64)
+        """Customer choices from a solution over customers, or over classes (a class's counts go to its
+        customers in cohort order)."""
         choice = np.full(self.problem.n_customers, -1, dtype=np.int64)
-        if not classes:
-            picked = counts > 0
-            choice[reps[sub.units[picked]]] = sub.actions[picked]
-            return choice
-        st = self.structure
-        offset = np.concatenate([[0], np.cumsum(st.class_size)[:-1]])
-        for unit, action, count in zip(sub.units, sub.actions, counts, strict=True):
-            if count > 0:
-                choice[st.class_order[offset[unit] : offset[unit] + count]] = action
-                offset[unit] += count
+        if classes:
+            self._spread(self.structure.class_order, self.structure.class_size, sub, choice)
+        else:
+            self._spread(reps, np.ones(len(reps), dtype=np.int64), sub, choice)
         return choice
 
-    def _feasible_plan(self) -> np.ndarray | None:
+    @staticmethod
+    def _spread(members: np.ndarray, sizes: np.ndarray, sub: _Sub, choice: np.ndarray) -> None:
+        """Write a units solution into `choice`: unit u owns members[offset[u] : offset[u] + sizes[u]], and
+        its count of each action goes to its next members in that order."""
+        counts = np.rint(sub.values).astype(np.int64)
+        picked = counts > 0
+        if np.all(sizes == 1):
+            choice[members[sub.units[picked]]] = sub.actions[picked]
+            return
+        offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        for unit, action, count in zip(sub.units[picked], sub.actions[picked], counts[picked], strict=True):
+            choice[members[offset[unit] : offset[unit] + count]] = action
+            offset[unit] += count
+
+    def _identical_groups(self, customers: np.ndarray, allowed: np.ndarray | None = None):
+        """Group customers that are interchangeable here (same class, same profits, same allowed actions):
+        returns (members grouped by group, representative, size, allowed per group). Ties in the data then
+        cost one integer variable per group instead of one binary per customer."""
+        st = self.structure
+        allowed = st.eligible[customers] if allowed is None else allowed
+        key = np.column_stack([st.class_of[customers], self.profit[:, customers].T, allowed])
+        _, first, inverse, sizes = np.unique(
+            key, axis=0, return_index=True, return_inverse=True, return_counts=True
+        )
+        inverse = inverse.ravel()
+        order = np.argsort(inverse, kind="stable")
+        return customers[order], customers[first], sizes, allowed[first]
+
+    def _feasible_plan(self) -> np.ndarray | None | bool:
         """Some feasible plan, or None when the settings are infeasible (class MILP, zero objective)."""
         st = self.structure
         reps = st.class_first
@@ -349,7 +371,7 @@ class DecompositionSession:
         if sub.status == "infeasible":
             return None
         if sub.values is None:
-            raise SolverUnavailable("HiGHS could not decide feasibility over the customer classes")
+            return False
         return self._disaggregate(reps, sub, classes=True)
 
     # --- pricing -------------------------------------------------------------------------------------
@@ -627,18 +649,18 @@ class DecompositionSession:
             freed_count = len(customers)
             self._say(0.6 + 0.05 * round_, f"MILP over the {freed_count:,} most ambiguous customers")
             rhs = self.rhs[self.active] - self._usage(prices.choice, ~freed)
+            members, reps, sizes, allowed = self._identical_groups(customers)
             sub = self._solve_units(
-                customers,
-                np.ones(freed_count, dtype=np.int64),
-                self.structure.eligible[customers],
+                reps,
+                sizes,
+                allowed,
                 rhs,
                 integer=True,
                 abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
             )
             if sub.values is not None:
                 candidate = np.where(freed, -1, prices.choice)
-                picked = np.rint(sub.values) > 0
-                candidate[customers[sub.units[picked]]] = sub.actions[picked]
+                self._spread(members, sizes, sub, candidate)
                 value = self._value(candidate)
                 if value > best_value and self._feasible(candidate):
                     best_choice, best_value = candidate, value
@@ -668,31 +690,24 @@ class DecompositionSession:
         loss = prices.best[free][:, None] - (
             self.profit[:, free].T - prices.alpha[None, :] - prices.beta[free][:, None]
         )
-        candidate = loss <= slack  # -inf profits (not eligible) give +inf losses
-        if int(candidate.sum()) > self.options.certify_limit:
+        candidate = np.column_stack([loss <= slack, prices.best[free] <= slack])  # last: no action allowed
+        members, reps, sizes, allowed = self._identical_groups(free, candidate)
+        if int(allowed[:, :-1].sum()) > self.options.certify_limit:
             return None
         self._say(0.9, f"reduced-cost fixing: exact MILP over {len(free):,} customers")
         others = np.ones(self.problem.n_customers, dtype=bool)
         others[free] = False
         fixed = np.where(others, prices.choice, -1)
         rhs = self.rhs[self.active] - self._usage(fixed, others)
-        sub = self._solve_units(
-            free,
-            np.ones(len(free), dtype=np.int64),
-            candidate,
-            rhs,
-            integer=True,
-            must_act=prices.best[free] > slack,  # no action is not among the candidates
-        )
+        sub = self._solve_units(reps, sizes, allowed[:, :-1], rhs, integer=True, must_act=~allowed[:, -1])
         if sub.status != "optimal" or sub.values is None:
             return None  # (infeasible only through tolerances: the incumbent uses candidates only)
         improved = fixed.copy()
-        picked = np.rint(sub.values) > 0
-        improved[free[sub.units[picked]]] = sub.actions[picked]
+        self._spread(members, sizes, sub, improved)
         improved_value = self._value(improved)
         if improved_value >= value and self._feasible(improved):
             choice, value = improved, improved_value
-        bound = max(value, min(prices.bound, self._value(fixed) + sub.bound))
+        bound = max(value, min(prices.bound, self._value(fixed, others) + sub.bound))
         return choice, value, bound, f"reduced-cost fixing: exact MILP over {len(free):,} customers"
 
     @staticmethod
