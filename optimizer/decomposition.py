@@ -61,7 +61,7 @@ class DecompositionOptions:
     """Tuning of the decomposition path. The defaults suit 250 to a few million customers."""
 
     target_gap: float = 1e-4  # accept a plan once the certified relative gap is at most this (0.01%)
-    exact_limit: int = 2_000  # variables up to which the MILP (over classes or customers) is solved whole
+    exact_limit: int = 2_000  # variables up to which the MILP is solved whole when the gap stays above target
     working_set: int = 1_000  # customers in the first sifting LP (LP relaxation sessions)
     neighbourhood: int = 300  # most ambiguous customers (smallest margins) freed in the plan's MILP
     certify_limit: int = 20_000  # choices up to which the reduced-cost-fixed MILP is solved exactly
@@ -192,6 +192,7 @@ class DecompositionSession:
         self.senses = np.array([row.sense for row in problem.rows])
         self._warm: dict[tuple, np.ndarray] = {}
         self._cuts: dict[tuple, tuple] = {}
+        self._last_plan: np.ndarray | None = None  # proves feasibility of later right-hand sides it fits
         self._deadline = math.inf
         self.set_rhs(rhs)
         self.set_objective(problem.objective, maximize=True)
@@ -264,18 +265,18 @@ class DecompositionSession:
     def _solve(self) -> Solution:
         st = self.structure
         n = self.problem.n_customers
-        if not self.relax:
-            if self.class_level and self._class_columns() <= max(self.options.exact_limit, 1):
-                self._say(0.1, f"exact MILP over {len(st.class_size):,} customer classes")
-                return self._exact(classes=True)
-            if self.problem.n_variables <= self.options.exact_limit:
-                self._say(0.1, f"exact MILP over {n:,} customers")
-                return self._exact(classes=False)
+        if not self.relax and self.class_level and self._class_columns() <= max(self.options.exact_limit, 1):
+            self._say(0.1, f"exact MILP over {len(st.class_size):,} customer classes")
+            return self._exact(classes=True)
         self._say(0.02, "feasibility, exactly, over customer classes")
-        fallback = self._feasible_plan()
+        fallback = self._last_plan if self._fits(self._last_plan) else self._feasible_plan()
         if fallback is None:
             return self._solution(
                 "infeasible", None, None, None, "infeasible: exact check over customer classes"
+            )
+        if fallback is False:
+            return self._solution(
+                "no_solution", None, None, None, "time limit before feasibility was decided"
             )
         lam = self._warm.get(self._key)
         if lam is not None:
@@ -296,7 +297,14 @@ class DecompositionSession:
                 )
             return self._lp_solution(relaxation)
         self._warm[self._key] = lam.copy()
-        return self._plan(self._price(lam), fallback, start)
+        solution = self._plan(self._price(lam), fallback, start)
+        if (
+            solution.mip_gap > self.options.target_gap
+            and self.problem.n_variables <= self.options.exact_limit
+        ):
+            self._say(0.95, f"gap above target: exact MILP over {n:,} customers")
+            return self._exact(classes=False)  # small enough to close the gap whole
+        return solution
 
     # --- exact MILP over classes or customers ----------------------------------------------------------
 
@@ -347,6 +355,14 @@ class DecompositionSession:
             choice[members[offset[unit] : offset[unit] + count]] = action
             offset[unit] += count
 
+    def _best_options(self, prices: _Prices, customers: np.ndarray, count: int = 3) -> np.ndarray:
+        """Allowed actions: each customer's `count` best options by reduced profit (no action among them)."""
+        reduced = self.profit[:, customers].T - prices.alpha[None, :] - prices.beta[customers][:, None]
+        options = np.column_stack([reduced, np.zeros(len(customers))])  # last column: no action
+        keep = min(count, options.shape[1])
+        threshold = -np.partition(-options, keep - 1, axis=1)[:, keep - 1 : keep]
+        return (reduced >= threshold) & np.isfinite(reduced)
+
     def _identical_groups(self, customers: np.ndarray, allowed: np.ndarray | None = None):
         """Group customers that are interchangeable here (same class, same profits, same allowed actions):
         returns (members grouped by group, representative, size, allowed per group). Ties in the data then
@@ -395,14 +411,25 @@ class DecompositionSession:
         best = np.zeros(p.n_customers)  # no action
         second = np.full(p.n_customers, -np.inf)
         choice = np.full(p.n_customers, -1, dtype=np.int64)
-        reduced = np.empty(p.n_customers)
-        for k in range(p.n_actions):
-            np.subtract(self.profit[k], beta, out=reduced)
-            reduced -= alpha[k]
-            np.maximum(second, np.minimum(reduced, best), out=second)  # the runner-up after this action
-            better = reduced > best
-            np.maximum(best, reduced, out=best)
-            choice[better] = k
+        chunk = 1 << 15  # customers per block: the per-action passes stay in cache
+        reduced, lower, better = np.empty(chunk), np.empty(chunk), np.empty(chunk, dtype=bool)
+        for first in range(0, p.n_customers, chunk):
+            last = min(first + chunk, p.n_customers)
+            size = last - first
+            b, s, c, r, t, up = (
+                best[first:last],
+                second[first:last],
+                choice[first:last],
+                *(a[:size] for a in (reduced, lower, better)),
+            )
+            for k in range(p.n_actions):
+                np.subtract(self.profit[k, first:last], beta[first:last], out=r)
+                r -= alpha[k]
+                np.minimum(r, b, out=t)
+                np.maximum(s, t, out=s)  # the runner-up after this action
+                np.greater(r, b, out=up)
+                np.maximum(b, r, out=b)
+                np.copyto(c, k, where=up)
         with np.errstate(invalid="ignore"):
             margin = best - second
         margin[np.isneginf(second)] = np.inf
@@ -435,14 +462,18 @@ class DecompositionSession:
         who = np.flatnonzero(treated)
         return float(self.profit[choice[who], who].sum())
 
+    def _fits(self, choice: np.ndarray | None) -> bool:
+        """Does this plan (e.g. the previous solve's) satisfy the current right-hand sides?"""
+        return choice is not None and self._feasible(choice)
+
     def _feasible(self, choice: np.ndarray) -> bool:
         activity = self._usage(choice)
         rhs = self.rhs[self.active]
         slack = np.where(self.senses[self.active] == "<=", rhs - activity, activity - rhs)
         return bool((slack >= -1e-6 * np.maximum(1.0, np.abs(rhs))).all())
 
-    def _smallest_margins(self, prices: _Prices, count: int, exclude: np.ndarray) -> np.ndarray:
-        margin = np.where(exclude, np.inf, prices.margin)
+    def _smallest_margins(self, prices: _Prices, count: int, exclude: np.ndarray | None) -> np.ndarray:
+        margin = prices.margin if exclude is None else np.where(exclude, np.inf, prices.margin)
         count = min(count, int(np.isfinite(margin).sum()))
         if count <= 0:
             return np.zeros(0, dtype=np.int64)
@@ -505,6 +536,62 @@ class DecompositionSession:
         add_cut(full.copy(), center_value, usage)
         evaluations = 1
         tolerance = self.options.dual_tolerance * max(1.0, abs(center_value))
+        coarse = 1e-6 * max(1.0, abs(center_value))
+        # Active set: a row at 0 whose limit its activity respects stays at 0 (L cannot decrease there);
+        # held at 0 it leaves the model, which then needs far fewer cuts. Released if the activity crosses.
+        held = np.zeros(m, dtype=bool)
+
+        def slack_side(usage: np.ndarray) -> np.ndarray:
+            activity = usage[self.active]
+            return np.where(upper, activity <= rhs, activity >= rhs)
+
+        def hold(mask: np.ndarray) -> None:
+            held[:] = mask
+            low, high = box(center, radius)
+            h.changeColsBounds(m, columns[1:], np.where(held, 0.0, low), np.where(held, 0.0, high))
+
+        def measure(at: np.ndarray) -> tuple[float, np.ndarray]:
+            nonlocal evaluations
+            point = np.zeros(self.problem.n_coupling)
+            point[self.active] = at
+            value, usage = evaluate(point)
+            evaluations += 1
+            add_cut(point, value, usage)
+            return value, usage
+
+        def newton() -> None:
+            """Newton steps on the binding rows' activity = limit (Jacobian by finite differences): near
+            the optimum L is nearly smooth at scale, and this replaces most of Kelley's slow tail."""
+            nonlocal center, center_value, center_usage, radius
+            x, x_usage = center.copy(), center_usage
+            for _ in range(3):
+                binding = np.flatnonzero((x != 0) & ~held)
+                if not len(binding):
+                    return
+                jacobian = np.empty((len(binding), len(binding)))
+                for j, row in enumerate(binding):
+                    step = (1e-2 if upper[row] else -1e-2) * max(1.0, abs(x[row]))  # into the sign domain
+                    moved = x.copy()
+                    moved[row] += step
+                    jacobian[:, j] = (
+                        measure(moved)[1][self.active][binding] - x_usage[self.active][binding]
+                    ) / step
+                residual = x_usage[self.active][binding] - rhs[binding]
+                delta = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
+                x = x.copy()
+                x[binding] += delta
+                x = np.where(upper, np.maximum(x, 0.0), np.minimum(x, 0.0))
+                value, x_usage = measure(x)
+                if not value < center_value:
+                    return
+                center, center_value, center_usage = x, value, x_usage
+                radius = np.full(m, max(2 * float(np.abs(delta).max()), 1e-6 * size))
+
+        center_usage = usage
+        if warm:
+            hold((center == 0) & slack_side(center_usage))
+            newton()
+            hold(held)
         for _ in range(self.options.dual_iterations):
             if time.perf_counter() > self._deadline:
                 break
@@ -513,22 +600,27 @@ class DecompositionSession:
                 break
             solution = np.asarray(h.getSolution().col_value)
             predicted = center_value - solution[0]
+            if predicted <= coarse and not held.any():
+                hold((center == 0) & slack_side(center_usage))  # once, after the coarse phase
+                newton()
+                hold(held)
+                coarse = -1.0
+                continue
             if predicted <= tolerance:
-                break
+                released = held & ~slack_side(center_usage)
+                if not released.any():
+                    break
+                hold(held & ~released)
+                continue
             trial = solution[1:]
-            full = np.zeros(self.problem.n_coupling)
-            full[self.active] = trial
-            value, usage = evaluate(full)
-            evaluations += 1
-            add_cut(full, value, usage)
+            value, usage = measure(trial)
             if value <= center_value - 0.1 * predicted:  # serious step
                 if np.any(np.abs(np.abs(trial - center) - radius) <= 1e-9 * (1 + radius)):
                     radius *= 2.0
-                center, center_value = trial, value
+                center, center_value, center_usage = trial, value, usage
             else:  # null step: the model was too optimistic here
                 radius *= 0.7
-            low, high = box(center, radius)
-            h.changeColsBounds(m, columns[1:], low, high)
+            hold(held)
         self._cuts[self._key] = (self.rhs.copy(), np.array(points), np.array(values), np.array(usages))
         full = np.zeros(self.problem.n_coupling)
         full[self.active] = center
@@ -634,58 +726,71 @@ class DecompositionSession:
 
     # --- plan and certificate ------------------------------------------------------------------------
 
-    def _plan(self, prices: _Prices, fallback: np.ndarray, start: str) -> Solution:
-        """An exact MILP over the most ambiguous customers, everyone else at their best choice."""
+    def _plan(self, prices: _Prices, fallback, start: str) -> Solution:
+        """An exact MILP over the most ambiguous customers, everyone else at their best choice.
+
+        Candidate plans differ from the best choices `prices.choice` only on the freed customers, so their
+        value and row activity are updated from the base plan's in time proportional to those customers.
+        """
         n = self.problem.n_customers
         bound = prices.bound
-        best_choice, best_value = fallback, self._value(fallback)
+        base = _Base(self, prices.choice)
+        best, best_value = None, -math.inf  # (customers, choices) changed from the base plan
         size, freed_count = self.options.neighbourhood, 0
         for round_ in range(1, self.options.max_rounds + 1):
             if time.perf_counter() > self._deadline:
                 break
-            customers = self._smallest_margins(prices, size, np.zeros(n, dtype=bool))
-            freed = np.zeros(n, dtype=bool)
-            freed[customers] = True
+            customers = self._smallest_margins(prices, size, None)
             freed_count = len(customers)
             self._say(0.6 + 0.05 * round_, f"MILP over the {freed_count:,} most ambiguous customers")
-            rhs = self.rhs[self.active] - self._usage(prices.choice, ~freed)
-            members, reps, sizes, allowed = self._identical_groups(customers)
+            members, reps, sizes, allowed = self._identical_groups(
+                customers, self._best_options(prices, customers)
+            )
             sub = self._solve_units(
                 reps,
                 sizes,
                 allowed,
-                rhs,
+                self.rhs[self.active] - base.without(customers)[self.active],
                 integer=True,
                 abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
+                presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
             )
             if sub.values is not None:
-                candidate = np.where(freed, -1, prices.choice)
-                self._spread(members, sizes, sub, candidate)
-                value = self._value(candidate)
-                if value > best_value and self._feasible(candidate):
-                    best_choice, best_value = candidate, value
+                choices = base.spread(customers, members, sizes, sub)
+                value, feasible = base.evaluate(customers, choices)
+                if value > best_value and feasible:
+                    best, best_value = (customers, choices), value
             if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
                 break
             size *= 4
         detail = f"Lagrangian decomposition: {start}; MILP over the {freed_count:,} most ambiguous customers"
-        certified = self._certify(prices, best_choice, best_value)
+        if best is None:  # no MILP plan: the feasibility plan stands in
+            best_value = self._value(fallback)
+        certified = self._certify(prices, base, best_value)
         if certified is not None:
-            best_choice, best_value, bound, note = certified
+            improved, best_value, bound, note = certified
+            best = improved or best
             detail += f"; {note}"
+        if best is None:
+            choice = fallback
+        else:
+            choice = base.choice.copy()
+            choice[best[0]] = best[1]
         gap = self._gap(best_value, bound)
         status = "optimal" if gap <= self.options.target_gap else "time_limit"
-        return self._solution(status, best_choice, best_value, bound, detail, multipliers=prices.multipliers)
+        self._last_plan = choice
+        return self._solution(status, choice, best_value, bound, detail, multipliers=prices.multipliers)
 
-    def _certify(self, prices: _Prices, choice: np.ndarray, value: float):
+    def _certify(self, prices: _Prices, base: _Base, value: float):
         """Reduced-cost fixing: a plan better than `value` only uses choices whose loss is below
-        bound - value. If those are few, the exact MILP over them gives the global optimum."""
+        bound - value. If those are few, the exact MILP over them gives the global optimum.
+        Returns (changes from the base plan if better than the incumbent, else None; value; bound; note)."""
         gap = prices.bound - value
         if gap <= ABSOLUTE_GAP or time.perf_counter() > self._deadline:
             return None
         slack = gap * (1 + 1e-9) + 1e-9 * self.scale
         free = np.flatnonzero(prices.margin <= slack)  # customers with a second option within the gap
-        k = self.problem.n_actions
-        if len(free) * k > 4 * self.options.certify_limit:
+        if len(free) * self.problem.n_actions > 4 * self.options.certify_limit:
             return None
         loss = prices.best[free][:, None] - (
             self.profit[:, free].T - prices.alpha[None, :] - prices.beta[free][:, None]
@@ -695,20 +800,20 @@ class DecompositionSession:
         if int(allowed[:, :-1].sum()) > self.options.certify_limit:
             return None
         self._say(0.9, f"reduced-cost fixing: exact MILP over {len(free):,} customers")
-        others = np.ones(self.problem.n_customers, dtype=bool)
-        others[free] = False
-        fixed = np.where(others, prices.choice, -1)
-        rhs = self.rhs[self.active] - self._usage(fixed, others)
-        sub = self._solve_units(reps, sizes, allowed[:, :-1], rhs, integer=True, must_act=~allowed[:, -1])
+        rhs = self.rhs[self.active] - base.without(free)[self.active]
+        sub = self._solve_units(
+            reps, sizes, allowed[:, :-1], rhs, integer=True, must_act=~allowed[:, -1], presolve=False
+        )
         if sub.status != "optimal" or sub.values is None:
             return None  # (infeasible only through tolerances: the incumbent uses candidates only)
-        improved = fixed.copy()
-        self._spread(members, sizes, sub, improved)
-        improved_value = self._value(improved)
-        if improved_value >= value and self._feasible(improved):
-            choice, value = improved, improved_value
-        bound = max(value, min(prices.bound, self._value(fixed, others) + sub.bound))
-        return choice, value, bound, f"reduced-cost fixing: exact MILP over {len(free):,} customers"
+        choices = base.spread(free, members, sizes, sub)
+        improved_value, feasible = base.evaluate(free, choices)
+        improved = None
+        if improved_value > value and feasible:
+            improved, value = (free, choices), improved_value
+        # Every plan better than the incumbent lies in this MILP: its bound bounds them all.
+        bound = max(value, min(prices.bound, base.value - base.value_of(free) + sub.bound))
+        return improved, value, bound, f"reduced-cost fixing: exact MILP over {len(free):,} customers"
 
     @staticmethod
     def _gap(value: float, bound: float) -> float:
@@ -755,6 +860,7 @@ class DecompositionSession:
         zero: bool = False,
         must_act: np.ndarray | None = None,
         abs_gap: float = ABSOLUTE_GAP,
+        presolve: bool = True,
     ) -> _Sub:
         """max sum profit[k, rep] y[u, k] over units u (a customer, or `sizes[u]` interchangeable customers
         represented by `reps[u]`) and allowed actions k, subject to the active coupling rows with right-hand
@@ -797,6 +903,7 @@ class DecompositionSession:
             ("random_seed", 0),
             ("mip_rel_gap", 0.0),
             ("mip_abs_gap", abs_gap),
+            ("presolve", "on" if presolve else "off"),
         ):
             h.setOptionValue(option, value)
         remaining = self._deadline - time.perf_counter()
@@ -843,14 +950,61 @@ class DecompositionSession:
             self.progress(min(max(fraction, 0.0), 1.0), message)
 
 
+class _Base:
+    """A full plan (every customer's choice) with its value and row activity, and plans that differ from it
+    on a few customers evaluated in time proportional to those."""
+
+    def __init__(self, session: DecompositionSession, choice: np.ndarray):
+        self.session = session
+        self.choice = choice
+        self.activity = session._activity(choice)
+        self.value = session._value(choice)
+        self._scratch = np.full(len(choice), -1, dtype=np.int64)
+
+    def activity_of(self, customers: np.ndarray, choices: np.ndarray | None = None) -> np.ndarray:
+        p = self.session.problem
+        choices = self.choice[customers] if choices is None else choices
+        acting = choices >= 0
+        activity = p.action_coefficients @ np.bincount(choices[acting], minlength=p.n_actions).astype(float)
+        if len(p.customer_rows):
+            activity[p.customer_rows] += p.customer_coefficients[:, customers[acting]].sum(axis=1)
+        return activity
+
+    def value_of(self, customers: np.ndarray, choices: np.ndarray | None = None) -> float:
+        choices = self.choice[customers] if choices is None else choices
+        acting = choices >= 0
+        return float(self.session.profit[choices[acting], customers[acting]].sum())
+
+    def without(self, customers: np.ndarray) -> np.ndarray:
+        """Row activity of everyone else's base choices."""
+        return self.activity - self.activity_of(customers)
+
+    def spread(self, customers: np.ndarray, members: np.ndarray, sizes: np.ndarray, sub: _Sub) -> np.ndarray:
+        """The choices of `customers` in a units solution over their groups."""
+        self.session._spread(members, sizes, sub, self._scratch)
+        choices = self._scratch[customers].copy()
+        self._scratch[customers] = -1
+        return choices
+
+    def evaluate(self, customers: np.ndarray, choices: np.ndarray) -> tuple[float, bool]:
+        """Value and feasibility (every active row) of the base plan with `customers` changed."""
+        session = self.session
+        activity = (self.without(customers) + self.activity_of(customers, choices))[session.active]
+        rhs = session.rhs[session.active]
+        slack = np.where(session.senses[session.active] == "<=", rhs - activity, activity - rhs)
+        feasible = bool((slack >= -1e-6 * np.maximum(1.0, np.abs(rhs))).all())
+        return self.value - self.value_of(customers) + self.value_of(customers, choices), feasible
+
+
 class _RankOneDual:
-    """L(lam) and the coupling rows' activity in O(classes x actions x log n), for profits
+    """L(lam) and the coupling rows' activity in O(classes x actions^2 + log n), for profits
     profit[k, i] = w_i * s_k + t_k (the retention objective p_i v_i * uplift_k - cost_k, or its negative).
 
     Within a class (same per-customer coefficients, same eligible actions) a customer's best choice at lam
     depends only on w_i: the upper envelope of one line per eligible action (slope s_k, intercept
-    t_k - alpha_k - beta_class) and the zero line (no action). With the class's customers sorted by w and
-    prefix sums of w, a class costs one envelope of a handful of lines and a few binary searches.
+    t_k - alpha_k - beta_class) and the zero line (no action). Line j wins on the interval between its
+    highest intersection with a flatter line and its lowest with a steeper one; with every class's customers
+    sorted by w (one global sorted key) and prefix sums of w, all intervals cost one binary search.
     Only the multipliers come from here: the bound and the plan are always computed from the exact profits.
     """
 
@@ -863,14 +1017,25 @@ class _RankOneDual:
             classes = st.class_of[by_w].astype(np.int16) if len(st.class_first) < 2**15 else st.class_of[by_w]
             order = by_w[np.argsort(classes, kind="stable")]  # by class, then by w
             sorted_w = w[order]
-            starts = np.concatenate([[0], np.cumsum(st.class_size)[:-1]])
-            cache = (w, sorted_w, np.concatenate([[0.0], np.cumsum(sorted_w)]), starts)
+            low = float(w.min()) - 1.0 if len(w) else 0.0
+            span = float(w.max()) - low + 2.0 if len(w) else 2.0  # every key of a class below the next
+            key = st.class_of[order] * span + (sorted_w - low)  # increasing: class blocks, w inside
+            cache = (w, np.concatenate([[0.0], np.cumsum(sorted_w)]), key, low, span)
             problem.cache["rank_one"] = cache
-        _, self.sorted_w, self.prefix, self.starts = cache
-        self.ends = np.append(self.starts[1:], problem.n_customers)
-        self.s, self.t = s, t
-        self.eligible = st.eligible[st.class_first]
+        _, self.prefix, self.key, self.low, self.span = cache
+        self.slopes = np.concatenate([[0.0], s])  # line 0: no action
+        self.t = np.concatenate([[0.0], t])
+        self.eligible = np.column_stack(
+            [np.ones(len(st.class_first), dtype=bool), st.eligible[st.class_first]]
+        )
         self.class_coefficients = problem.customer_coefficients[:, st.class_first]
+        self.offset = np.arange(len(st.class_first))[:, None] * self.span
+        slope_gap = self.slopes[:, None] - self.slopes[None, :]  # s_j - s_l
+        self.flatter = slope_gap > 0  # l flatter than j
+        self.steeper = slope_gap < 0
+        self.slope_gap = np.where(slope_gap == 0, 1.0, slope_gap)
+        same = (slope_gap == 0) & ~np.eye(len(self.slopes), dtype=bool)
+        self.same, self.earlier = same, np.tril(np.ones_like(same), -1)  # earlier[j, l]: l < j
 
     @classmethod
     def recognize(cls, session: DecompositionSession, objective: np.ndarray, signed: np.ndarray):
@@ -893,54 +1058,31 @@ class _RankOneDual:
 
     def __call__(self, multipliers: np.ndarray) -> tuple[float, np.ndarray]:
         session, problem = self.session, self.session.problem
-        alpha = multipliers @ problem.action_coefficients
+        alpha = np.concatenate([[0.0], multipliers @ problem.action_coefficients])
         beta = multipliers[problem.customer_rows] @ self.class_coefficients
-        counts = np.zeros((len(self.starts), problem.n_actions))
-        total = 0.0
-        for g, (first, last) in enumerate(zip(self.starts, self.ends, strict=True)):
-            actions = np.flatnonzero(self.eligible[g])
-            slopes = np.concatenate([[0.0], self.s[actions]])
-            intercepts = np.concatenate([[0.0], self.t[actions] - alpha[actions] - beta[g]])
-            labels = np.concatenate([[-1], actions])
-            hull, breaks = _upper_envelope(slopes, intercepts)
-            edges = np.concatenate(
-                [[first], np.searchsorted(self.sorted_w[first:last], breaks) + first, [last]]
-            )
-            for j, line in enumerate(hull):
-                low, high = edges[j], edges[j + 1]
-                if high > low and labels[line] >= 0:
-                    total += slopes[line] * (self.prefix[high] - self.prefix[low]) + intercepts[line] * (
-                        high - low
-                    )
-                    counts[g, labels[line]] += high - low
+        intercepts = self.t[None, :] - alpha[None, :] - beta[:, None]
+        intercepts[:, 0] = 0.0
+        intercepts[~self.eligible] = -np.inf
+        # crossing[g, j, l]: the w where line l meets line j (l wins below it if flatter, above if steeper)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            crossing = (intercepts[:, None, :] - intercepts[:, :, None]) / self.slope_gap[None, :, :]
+        crossing = np.nan_to_num(crossing, nan=-np.inf)
+        start = np.where(self.flatter[None], crossing, -np.inf).max(axis=2)
+        end = np.where(self.steeper[None], np.nan_to_num(crossing, neginf=np.inf), np.inf).min(axis=2)
+        tied = self.same[None] & (
+            (intercepts[:, None, :] > intercepts[:, :, None])
+            | ((intercepts[:, None, :] == intercepts[:, :, None]) & self.earlier[None])
+        )
+        wins = (start < end) & self.eligible & ~tied.any(axis=2)
+        bounds = np.stack([start, end]) - self.low
+        queries = self.offset[None] + np.clip(bounds, 0.0, self.span - 1.0)
+        first, last = np.searchsorted(self.key, queries)  # customers with start <= w < end
+        count = np.where(wins, last - first, 0)
+        total_w = np.where(wins, self.prefix[last] - self.prefix[first], 0.0)
+        lines = np.where(wins, self.slopes[None, :] * total_w + np.where(wins, intercepts, 0.0) * count, 0.0)
+        counts = count[:, 1:].astype(float)  # (classes, actions)
         activity = problem.action_coefficients @ counts.sum(axis=0)
         if len(problem.customer_rows):
             activity[problem.customer_rows] += self.class_coefficients @ counts.sum(axis=1)
-        bound = float(multipliers[session.active] @ session.rhs[session.active]) + total
+        bound = float(multipliers[session.active] @ session.rhs[session.active]) + float(lines[:, 1:].sum())
         return bound, activity
-
-
-def _upper_envelope(slopes: np.ndarray, intercepts: np.ndarray) -> tuple[list[int], np.ndarray]:
-    """The lines of max_j (slopes[j] w + intercepts[j]) from low to high w, and the w where each next line
-    takes over (the convex hull trick, on a handful of lines)."""
-    hull: list[int] = []
-    for j in np.lexsort((intercepts, slopes)):
-        if hull and slopes[hull[-1]] == slopes[j]:
-            hull.pop()  # same slope, lower intercept
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            # b never wins if j overtakes a no later than b does
-            if (intercepts[a] - intercepts[j]) * (slopes[b] - slopes[a]) <= (
-                intercepts[a] - intercepts[b]
-            ) * (slopes[j] - slopes[a]):
-                hull.pop()
-            else:
-                break
-        hull.append(int(j))
-    breaks = np.array(
-        [
-            (intercepts[a] - intercepts[b]) / (slopes[b] - slopes[a])
-            for a, b in zip(hull[:-1], hull[1:], strict=True)
-        ]
-    )
-    return hull, breaks

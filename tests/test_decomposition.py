@@ -10,11 +10,14 @@ import pytest
 from helpers import make_catalog, make_cohort, plan_violations, random_instance, random_settings
 
 from optimizer import PlanSettings, build_problem, load_catalog, minimum_budget, solve_plan
-from optimizer.decomposition import DecompositionOptions, DecompositionSession, _upper_envelope
+from optimizer.decomposition import DecompositionOptions, DecompositionSession
 from optimizer.solvers import choose_solver, gurobi_available, open_session, within_gurobi_license
 
 # Every stage on tiny instances: no whole-MILP shortcut, a 2-customer neighbourhood, one MILP round.
 FORCED = DecompositionOptions(exact_limit=0, working_set=3, neighbourhood=2, max_rounds=1, sample_size=8)
+FREE_SETTINGS = PlanSettings(
+    email_capacity=None, push_capacity=None, call_capacity=None, min_high_risk=0, min_premium=0, min_segment=0
+)
 NO_CERTIFICATE = DecompositionOptions(
     exact_limit=0, working_set=3, neighbourhood=2, max_rounds=1, sample_size=8, certify_limit=0
 )
@@ -236,13 +239,31 @@ def test_fast_rank_one_pricing_matches_the_dense_pass():
     assert session._rank_one is None  # any other objective takes the dense pass
 
 
-def test_upper_envelope_by_hand():
-    # lines: 0 (no action), w - 2, 3w - 10: the second wins on (2, 4), the third from 4 on
-    hull, breaks = _upper_envelope(np.array([0.0, 1.0, 3.0]), np.array([0.0, -2.0, -10.0]))
-    assert hull == [0, 1, 2] and breaks.tolist() == [2.0, 4.0]
-    # 2w - 9 never wins: it meets w - 2 at 7, after 3w - 10 took over at 4
-    hull, breaks = _upper_envelope(np.array([0.0, 1.0, 2.0, 3.0]), np.array([0.0, -2.0, -9.0, -10.0]))
-    assert hull == [0, 1, 3] and breaks.tolist() == [2.0, 4.0]
+def test_lagrangian_by_hand():
+    """Three Free customers (one class), w = p * clv = 20, 50, 90; email 0.1w - 2, offer 0.3w - 10.
+
+    At a budget multiplier of 1 (all others 0) the reduced profits are email 0.1w - 4 and offer 0.3w - 20:
+    w=20 takes nothing (-2 and -14), w=50 the email (1), w=90 the offer (7 beats 5). L = 1 x $10 + 8 = 18.
+    """
+    cohort = make_cohort([0.2, 0.25, 0.3], ["Free"] * 3, [100, 200, 300])
+    catalog = make_catalog(
+        [
+            (0, "No Action", "none", 0, 0, "all"),
+            (1, "Email", "email", 2, 0.1, "all"),
+            (2, "Offer", "in_app", 10, 0.3, "all"),
+        ]
+    )
+    problem = build_problem(cohort, catalog)
+    session = DecompositionSession(problem, problem.rhs(FREE_SETTINGS.with_changes(budget=10)))
+    lam = np.zeros(problem.n_coupling)
+    lam[problem.row_index("budget")] = 1.0
+    for evaluate in (session._rank_one, session._evaluate):
+        value, activity = evaluate(lam)
+        assert value == pytest.approx(18.0)
+        assert activity[problem.row_index("budget")] == 12.0
+        assert activity[problem.row_index("email_capacity")] == 1.0
+        assert activity[problem.row_index("push_capacity")] == 1.0
+        assert activity[problem.row_index("fairness:Free")] == 2.0
 
 
 def test_identical_customers_cost_one_variable_per_group():
