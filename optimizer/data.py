@@ -296,12 +296,13 @@ def load_cohort(
     position_of_code = np.empty(max(pred_codes.max(), feat_codes.max()) + 1, dtype=np.int64)
     position_of_code[feat_codes] = np.arange(len(feat_codes))
     order = position_of_code[pred_codes]
+    # Text columns stay Series (Arrow-backed where pandas uses Arrow): `take` keeps them off Python objects.
     cohort = pd.DataFrame(
         {
-            "customer_id": pred_ids.to_numpy(),
+            "customer_id": pred_ids.reset_index(drop=True),
             "churn_probability": probability,
-            "subscription_type": feat_raw["subscription_type"].str.strip().to_numpy()[order],
-            "payment_plan": feat_raw["payment_plan"].str.strip().to_numpy()[order],
+            "subscription_type": feat_raw["subscription_type"].str.strip().take(order).reset_index(drop=True),
+            "payment_plan": feat_raw["payment_plan"].str.strip().take(order).reset_index(drop=True),
         }
     )
     for column, values in numeric.items():
