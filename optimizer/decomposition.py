@@ -287,8 +287,8 @@ class DecompositionSession:
         else:
             lam = np.zeros(self.problem.n_coupling)
             start = "cold start"
-        lam, evaluations = self._dual(lam, warm=start == "warm start")
-        start += f", {evaluations} dual evaluations"
+        dual = self._dual(lam, warm=start == "warm start")
+        lam = lam if dual is None else dual.multipliers
         if self.relax:
             relaxation = self._sifting(lam)
             if relaxation is None:
@@ -296,8 +296,10 @@ class DecompositionSession:
                     "time_limit", None, None, None, None, 0.0, detail="stopped before the LP optimum"
                 )
             return self._lp_solution(relaxation)
+        solution = self._plan(
+            self._price(lam), fallback, f"{start}, {self._evaluations(dual)} dual evaluations"
+        )
         self._warm[self._key] = lam.copy()
-        solution = self._plan(self._price(lam), fallback, start)
         if (
             solution.mip_gap > self.options.target_gap
             and self.problem.n_variables <= self.options.exact_limit
@@ -482,149 +484,24 @@ class DecompositionSession:
 
     # --- multipliers -----------------------------------------------------------------------------------
 
-    def _dual(self, multipliers: np.ndarray, warm: bool) -> tuple[np.ndarray, int]:
-        """Minimize L over the multipliers: Kelley's cutting planes in a box trust region (boxstep).
-
-        The cuts are kept per objective: after a change of right-hand sides b only, a cut at lam shifts by
-        lam . (b_new - b_old) (L is lam . b plus a function of lam), so a re-solve starts with a full model.
-        """
-        m = len(self.active)
-        if m == 0:
-            return multipliers, 0
+    def _dual(self, multipliers: np.ndarray, warm: bool) -> _Dual | None:
+        """Multipliers at the minimum of L (to `dual_tolerance`): cutting planes to a coarse tolerance (cold
+        start), Newton steps on the binding rows, then Kelley's tail."""
+        if len(self.active) == 0:
+            return None
         self._say(0.1, "multipliers of the coupling constraints (cutting planes on the Lagrangian dual)")
-        evaluate = self._rank_one if self._rank_one is not None else self._evaluate
-        highspy = self._highspy
-        inf = highspy.kHighsInf
-        upper = self.senses[self.active] == "<="
-        rhs = self.rhs[self.active]
-        center = self._signed(multipliers)[self.active]
-        size = max(1.0, float(np.abs(center).max(initial=0.0)))
-        radius = np.full(m, 0.05 * size if warm else 0.5 * max(size, self.scale))
+        dual = _Dual(self, multipliers, warm)
+        if not warm:
+            dual.kelley(1e-6)
+        dual.hold_slack()
+        dual.newton()
+        dual.kelley(self.options.dual_tolerance)  # a tight bound keeps the certificate's MILP small
+        dual.store()
+        return dual
 
-        def box(middle: np.ndarray, width: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            low, high = middle - width, middle + width
-            return np.where(upper, np.maximum(low, 0.0), low), np.where(upper, high, np.minimum(high, 0.0))
-
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("presolve", "off"),
-        ):
-            h.setOptionValue(option, value)
-        low, high = box(center, radius)
-        h.addVar(-inf, inf)  # theta: the cutting-plane model of L
-        h.changeColCost(0, 1.0)
-        h.addVars(m, low, high)
-        columns = np.arange(m + 1, dtype=np.int32)
-        points, values, usages = [], [], []
-
-        def add_cut(point: np.ndarray, value: float, usage: np.ndarray) -> None:
-            slope = rhs - usage[self.active]  # a subgradient of L
-            at = point[self.active]
-            h.addRow(value - slope @ at, inf, m + 1, columns, np.concatenate([[1.0], -slope]))
-            points.append(point)
-            values.append(value)
-            usages.append(usage)
-
-        for point, value, usage in self._shifted_cuts():
-            add_cut(point, value, usage)
-        full = np.zeros(self.problem.n_coupling)
-        full[self.active] = center
-        center_value, usage = evaluate(full)
-        add_cut(full.copy(), center_value, usage)
-        evaluations = 1
-        tolerance = self.options.dual_tolerance * max(1.0, abs(center_value))
-        coarse = 1e-6 * max(1.0, abs(center_value))
-        # Active set: a row at 0 whose limit its activity respects stays at 0 (L cannot decrease there);
-        # held at 0 it leaves the model, which then needs far fewer cuts. Released if the activity crosses.
-        held = np.zeros(m, dtype=bool)
-
-        def slack_side(usage: np.ndarray) -> np.ndarray:
-            activity = usage[self.active]
-            return np.where(upper, activity <= rhs, activity >= rhs)
-
-        def hold(mask: np.ndarray) -> None:
-            held[:] = mask
-            low, high = box(center, radius)
-            h.changeColsBounds(m, columns[1:], np.where(held, 0.0, low), np.where(held, 0.0, high))
-
-        def measure(at: np.ndarray) -> tuple[float, np.ndarray]:
-            nonlocal evaluations
-            point = np.zeros(self.problem.n_coupling)
-            point[self.active] = at
-            value, usage = evaluate(point)
-            evaluations += 1
-            add_cut(point, value, usage)
-            return value, usage
-
-        def newton() -> None:
-            """Newton steps on the binding rows' activity = limit (Jacobian by finite differences): near
-            the optimum L is nearly smooth at scale, and this replaces most of Kelley's slow tail."""
-            nonlocal center, center_value, center_usage, radius
-            x, x_usage = center.copy(), center_usage
-            for _ in range(3):
-                binding = np.flatnonzero((x != 0) & ~held)
-                if not len(binding):
-                    return
-                jacobian = np.empty((len(binding), len(binding)))
-                for j, row in enumerate(binding):
-                    step = (1e-2 if upper[row] else -1e-2) * max(1.0, abs(x[row]))  # into the sign domain
-                    moved = x.copy()
-                    moved[row] += step
-                    jacobian[:, j] = (
-                        measure(moved)[1][self.active][binding] - x_usage[self.active][binding]
-                    ) / step
-                residual = x_usage[self.active][binding] - rhs[binding]
-                delta = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
-                x = x.copy()
-                x[binding] += delta
-                x = np.where(upper, np.maximum(x, 0.0), np.minimum(x, 0.0))
-                value, x_usage = measure(x)
-                if not value < center_value:
-                    return
-                center, center_value, center_usage = x, value, x_usage
-                radius = np.full(m, max(2 * float(np.abs(delta).max()), 1e-6 * size))
-
-        center_usage = usage
-        if warm:
-            hold((center == 0) & slack_side(center_usage))
-            newton()
-            hold(held)
-        for _ in range(self.options.dual_iterations):
-            if time.perf_counter() > self._deadline:
-                break
-            h.run()
-            if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-                break
-            solution = np.asarray(h.getSolution().col_value)
-            predicted = center_value - solution[0]
-            if predicted <= coarse and not held.any():
-                hold((center == 0) & slack_side(center_usage))  # once, after the coarse phase
-                newton()
-                hold(held)
-                coarse = -1.0
-                continue
-            if predicted <= tolerance:
-                released = held & ~slack_side(center_usage)
-                if not released.any():
-                    break
-                hold(held & ~released)
-                continue
-            trial = solution[1:]
-            value, usage = measure(trial)
-            if value <= center_value - 0.1 * predicted:  # serious step
-                if np.any(np.abs(np.abs(trial - center) - radius) <= 1e-9 * (1 + radius)):
-                    radius *= 2.0
-                center, center_value, center_usage = trial, value, usage
-            else:  # null step: the model was too optimistic here
-                radius *= 0.7
-            hold(held)
-        self._cuts[self._key] = (self.rhs.copy(), np.array(points), np.array(values), np.array(usages))
-        full = np.zeros(self.problem.n_coupling)
-        full[self.active] = center
-        return full, evaluations
+    @staticmethod
+    def _evaluations(dual: _Dual | None) -> int:
+        return 0 if dual is None else dual.evaluations
 
     def _shifted_cuts(self):
         """The previous solve's cuts for this objective, moved to the current right-hand sides."""
@@ -763,7 +640,11 @@ class DecompositionSession:
             if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
                 break
             size *= 4
-        detail = f"Lagrangian decomposition: {start}; MILP over the {freed_count:,} most ambiguous customers"
+        detail = f"Lagrangian decomposition: {start}; " + (
+            f"MILP over the {freed_count:,} most ambiguous customers"
+            if freed_count
+            else "time limit before the MILP: the feasibility plan stands in"
+        )
         if best is None:  # no MILP plan: the feasibility plan stands in
             best_value = self._value(fallback)
         certified = self._certify(prices, base, best_value)
@@ -948,6 +829,161 @@ class DecompositionSession:
     def _say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
             self.progress(min(max(fraction, 0.0), 1.0), message)
+
+
+class _Dual:
+    """Minimizing L over the multipliers: Kelley's cutting planes in a box trust region (boxstep) with an LP
+    master (HiGHS, hot-started), an active set, and Newton steps on the binding rows.
+
+    The cuts are kept per objective: after a change of right-hand sides b only, a cut at lam shifts by
+    lam . (b_new - b_old) (L is lam . b plus a function of lam), so a re-solve starts with a full model.
+    """
+
+    def __init__(self, session: DecompositionSession, multipliers: np.ndarray, warm: bool):
+        self.session = session
+        self.evaluate = session._rank_one if session._rank_one is not None else session._evaluate
+        highspy = session._highspy
+        self.highspy = highspy
+        m = len(session.active)
+        self.m = m
+        self.upper = session.senses[session.active] == "<="
+        self.rhs = session.rhs[session.active]
+        self.center = session._signed(multipliers)[session.active]
+        self.size = max(1.0, float(np.abs(self.center).max(initial=0.0)))
+        self.radius = np.full(m, 0.05 * self.size if warm else 0.5 * max(self.size, session.scale))
+        self.held = np.zeros(m, dtype=bool)  # rows held at 0 (active set)
+        self.points: list[np.ndarray] = []
+        self.values: list[float] = []
+        self.usages: list[np.ndarray] = []
+        self.evaluations = 0
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("presolve", "off"),
+        ):
+            h.setOptionValue(option, value)
+        inf = highspy.kHighsInf
+        h.addVar(-inf, inf)  # theta: the cutting-plane model of L
+        h.changeColCost(0, 1.0)
+        low, high = self._box()
+        h.addVars(m, low, high)
+        self.h = h
+        self.columns = np.arange(m + 1, dtype=np.int32)
+        for point, value, usage in session._shifted_cuts():
+            self._add_cut(point, value, usage)
+        self.center_value, self.center_usage = self._measure(self.center)
+
+    @property
+    def multipliers(self) -> np.ndarray:
+        full = np.zeros(self.session.problem.n_coupling)
+        full[self.session.active] = self.center
+        return full
+
+    def _box(self) -> tuple[np.ndarray, np.ndarray]:
+        low, high = self.center - self.radius, self.center + self.radius
+        low = np.where(self.upper, np.maximum(low, 0.0), low)
+        high = np.where(self.upper, high, np.minimum(high, 0.0))
+        return np.where(self.held, 0.0, low), np.where(self.held, 0.0, high)
+
+    def _rebox(self) -> None:
+        low, high = self._box()
+        self.h.changeColsBounds(self.m, self.columns[1:], low, high)
+
+    def _add_cut(self, point: np.ndarray, value: float, usage: np.ndarray) -> None:
+        active = self.session.active
+        slope = self.rhs - usage[active]  # a subgradient of L
+        self.h.addRow(
+            value - slope @ point[active],
+            self.highspy.kHighsInf,
+            self.m + 1,
+            self.columns,
+            np.concatenate([[1.0], -slope]),
+        )
+        self.points.append(point)
+        self.values.append(value)
+        self.usages.append(usage)
+
+    def _measure(self, at: np.ndarray) -> tuple[float, np.ndarray]:
+        point = np.zeros(self.session.problem.n_coupling)
+        point[self.session.active] = at
+        value, usage = self.evaluate(point)
+        self.evaluations += 1
+        self._add_cut(point, value, usage)
+        return value, usage
+
+    def _respected(self, usage: np.ndarray) -> np.ndarray:
+        """Rows whose activity respects their limit (a row at 0 there cannot lower L by moving)."""
+        activity = usage[self.session.active]
+        return np.where(self.upper, activity <= self.rhs, activity >= self.rhs)
+
+    def hold_slack(self) -> None:
+        """Active set: rows at 0 whose limit the activity respects stay at 0 and leave the model."""
+        self.held = (self.center == 0) & self._respected(self.center_usage)
+        self._rebox()
+
+    def kelley(self, relative: float) -> None:
+        """Cutting-plane steps until the model promises less than `relative` x |L|; held rows whose activity
+        crosses their limit are released before stopping."""
+        tolerance = relative * max(1.0, abs(self.center_value))
+        for _ in range(self.session.options.dual_iterations):
+            if time.perf_counter() > self.session._deadline:
+                return
+            self.h.run()
+            if self.h.getModelStatus() != self.highspy.HighsModelStatus.kOptimal:
+                return
+            solution = np.asarray(self.h.getSolution().col_value)
+            predicted = self.center_value - solution[0]
+            if predicted <= tolerance:
+                released = self.held & ~self._respected(self.center_usage)
+                if not released.any():
+                    return
+                self.held &= ~released
+                self._rebox()
+                continue
+            trial = solution[1:]
+            value, usage = self._measure(trial)
+            if value <= self.center_value - 0.1 * predicted:  # serious step
+                if np.any(np.abs(np.abs(trial - self.center) - self.radius) <= 1e-9 * (1 + self.radius)):
+                    self.radius *= 2.0
+                self.center, self.center_value, self.center_usage = trial, value, usage
+            else:  # null step: the model was too optimistic here
+                self.radius *= 0.7
+            self._rebox()
+
+    def newton(self, steps: int = 3) -> None:
+        """Newton steps on the binding rows' activity = limit, Jacobian by finite differences: near the
+        optimum L is nearly smooth at scale, and this replaces most of Kelley's slow tail."""
+        active = self.session.active
+        x, x_usage = self.center.copy(), self.center_usage
+        for _ in range(steps):
+            binding = np.flatnonzero((x != 0) & ~self.held)
+            if not len(binding):
+                return
+            jacobian = np.empty((len(binding), len(binding)))
+            for j, row in enumerate(binding):
+                step = (1e-2 if self.upper[row] else -1e-2) * max(1.0, abs(x[row]))  # into the sign domain
+                moved = x.copy()
+                moved[row] += step
+                jacobian[:, j] = (self._measure(moved)[1][active][binding] - x_usage[active][binding]) / step
+            residual = x_usage[active][binding] - self.rhs[binding]
+            delta = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
+            x = x.copy()
+            x[binding] += delta
+            x = np.where(self.upper, np.maximum(x, 0.0), np.minimum(x, 0.0))
+            value, x_usage = self._measure(x)
+            if not value < self.center_value:
+                return
+            self.center, self.center_value, self.center_usage = x, value, x_usage
+            self.radius = np.full(self.m, max(2 * float(np.abs(delta).max()), 1e-6 * self.size))
+        self._rebox()
+
+    def store(self) -> None:
+        """Keep the cuts for the next solve of the same objective (see `_shifted_cuts`)."""
+        session = self.session
+        cuts = (session.rhs.copy(), np.array(self.points), np.array(self.values), np.array(self.usages))
+        session._cuts[session._key] = cuts
 
 
 class _Base:
