@@ -14,25 +14,28 @@ actions evaluates it, and at the LP optimum only the customers near a tie are am
 
 `DecompositionSession.solve`:
 
-1. Exact when small. If the objective depends only on a customer's class (same per-customer coefficients,
-   same eligible actions: feasibility checks, the least budget), customers of a class are interchangeable
-   and the MILP over classes (an integer count per class and action) is solved whole. A model with at most
-   `exact_limit` variables is solved whole too.
+1. Exact when the objective depends only on a customer's class (same per-customer coefficients, same
+   eligible actions: feasibility checks, the least budget): customers of a class are interchangeable, and
+   the MILP over classes (an integer count per class and action) is solved whole.
 2. Feasibility, exactly: the MILP over classes with a zero objective (a few hundred integer variables at
-   any scale). Infeasible settings stop here; otherwise its plan is the fallback incumbent.
-3. Multipliers: minimize L by cutting planes in a box trust region, each cut one exact evaluation of L and
-   its subgradient b - A x(lam). For the retention objective w_i * uplift_k - cost_k an evaluation costs
-   O(classes x actions x log n) (customers of a class sorted by w); for any other objective one dense pass
-   (started from the LP of a random sample). A warm start begins at the previous multipliers.
-4. The LP relaxation's optimum by sifting: an LP over the customers with the smallest margins, everyone
-   else fixed to their best action; fixed customers whose choice stops being best at the LP's multipliers
-   join the LP, until none does.
-5. Plan: an exact MILP over the customers with fractional LP values plus the nearest ties, everyone else
-   fixed to their (integral) LP choice; every candidate plan is checked against every row before use.
-6. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
+   any scale; skipped when the session's previous plan still fits). Infeasible settings stop here;
+   otherwise its plan is the fallback incumbent.
+3. Multipliers: minimize L by cutting planes in a box trust region (each cut one exact evaluation of L and
+   its subgradient b - A x(lam)), Newton steps on the binding rows, then the cutting planes' tail. For the
+   retention objective w_i * uplift_k - cost_k an evaluation costs O(classes x actions^2 + log n)
+   (customers of a class sorted by w once); for any other objective one dense pass, started from the LP of a
+   random sample. A warm start begins at the previous multipliers, with the previous cuts.
+4. Plan: every customer at its best action at the multipliers (one exact pricing pass), then an exact MILP
+   over the customers with the smallest margins (each offered its three best options), everyone else fixed;
+   every candidate plan is checked against every row before use.
+5. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
    (bound - objective) / |objective|. When few choices have a loss below bound - objective, reduced-cost
    fixing makes the exact MILP over just those small: every better plan uses only such choices, so its
-   optimum is the global optimum and the gap closes.
+   optimum is the global optimum and the gap closes. A small model whose gap stays above the target is
+   solved whole.
+
+LP-relaxation sessions (the duals of `marginal_values`) finish step 3 with sifting: an LP over the customers
+with the smallest margins, everyone else fixed to their best action, until no fixed choice stops being best.
 
 The per-action + per-customer form of the coupling rows (see `Problem`) is what makes pricing cheap. HiGHS
 solves every LP and MILP, on one thread with a fixed seed: results are deterministic.
@@ -224,7 +227,7 @@ class DecompositionSession:
         self.class_level = self._is_class_level(profit)
         probe = np.random.default_rng(1).random(len(signed))
         self._key = (maximize, float(signed @ probe), float(signed.sum()))
-        self._rank_one = None if self.class_level else _RankOneDual.recognize(self, objective, signed)
+        self._rank_one = None if self.class_level else _RankOneDual.recognize(self, signed)
 
     def _is_class_level(self, profit: np.ndarray) -> bool:
         st = self.structure
@@ -380,7 +383,8 @@ class DecompositionSession:
         return customers[order], customers[first], sizes, allowed[first]
 
     def _feasible_plan(self) -> np.ndarray | None | bool:
-        """Some feasible plan, or None when the settings are infeasible (class MILP, zero objective)."""
+        """Some feasible plan; None when the settings are infeasible; False when the time limit came first.
+        (A MILP over classes with a zero objective.)"""
         st = self.structure
         reps = st.class_first
         sub = self._solve_units(
@@ -457,11 +461,8 @@ class DecompositionSession:
         """Activity of the active coupling rows."""
         return self._activity(choice, customers)[self.active]
 
-    def _value(self, choice: np.ndarray, customers: np.ndarray | None = None) -> float:
-        treated = choice >= 0
-        if customers is not None:
-            treated &= customers
-        who = np.flatnonzero(treated)
+    def _value(self, choice: np.ndarray) -> float:
+        who = np.flatnonzero(choice >= 0)
         return float(self.profit[choice[who], who].sum())
 
     def _fits(self, choice: np.ndarray | None) -> bool:
@@ -1074,7 +1075,7 @@ class _RankOneDual:
         self.same, self.earlier = same, np.tril(np.ones_like(same), -1)  # earlier[j, l]: l < j
 
     @classmethod
-    def recognize(cls, session: DecompositionSession, objective: np.ndarray, signed: np.ndarray):
+    def recognize(cls, session: DecompositionSession, signed: np.ndarray):
         """The evaluator when `signed` is (up to rounding) +-(p v uplift - cost), else None. Checked on a
         fixed sample of pairs: a miss only slows the multipliers down, never changes a bound or a plan."""
         problem = session.problem
