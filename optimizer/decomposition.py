@@ -50,7 +50,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from optimizer.model import Problem
 from optimizer.solvers import ABSOLUTE_GAP, Solution, SolverUnavailable
@@ -767,17 +766,15 @@ class DecompositionSession:
             if not feasible:
                 return _Sub("infeasible", units, actions, None, None, None, None)
             return _Sub("optimal", units, actions, np.zeros(0), 0.0, 0.0, np.zeros(len(active)))
-        nz_row, nz_col = np.nonzero(coupling)
-        matrix = sp.csc_matrix(
-            (
-                np.concatenate([coupling[nz_row, nz_col], np.ones(len(units))]),
-                (
-                    np.concatenate([nz_row, len(active) + units]),
-                    np.concatenate([nz_col, np.arange(len(units))]),
-                ),
-            ),
-            shape=(len(active) + len(reps), len(units)),
-        )
+        # Column-wise: each column's coupling entries (rows ascending), then its unit's row (below them all).
+        nz_col, nz_row = np.nonzero(coupling.T)
+        rows = np.concatenate([nz_row, len(active) + units])
+        cols = np.concatenate([nz_col, np.arange(len(units))])
+        order = np.lexsort((rows, cols))
+        start = np.zeros(len(units) + 1, dtype=np.int32)
+        np.cumsum(np.bincount(cols, minlength=len(units)), out=start[1:])
+        index = rows[order].astype(np.int32)
+        coefficient = np.concatenate([coupling[nz_row, nz_col], np.ones(len(units))])[order]
         h = highspy.Highs()
         for option, value in (
             ("output_flag", False),
@@ -800,9 +797,9 @@ class DecompositionSession:
         lp.row_lower_ = row_lower
         lp.row_upper_ = row_upper
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = matrix.indices.astype(np.int32)
-        lp.a_matrix_.value_ = matrix.data.astype(float)
+        lp.a_matrix_.start_ = start
+        lp.a_matrix_.index_ = index
+        lp.a_matrix_.value_ = coefficient
         lp.sense_ = highspy.ObjSense.kMaximize
         if integer:
             lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)

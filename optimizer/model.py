@@ -12,12 +12,15 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 COVERAGE_ROUNDING = ("ceil", "floor")
 
@@ -216,6 +219,8 @@ class Problem:
             index_type, copy=False
         )
         data = np.concatenate(values + [np.ones(n_pairs)])
+        import scipy.sparse as sp  # only the MILP solvers need the matrix (scipy costs 0.25 s to import)
+
         shape = (self.n_constraints, n_pairs)
         return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
