@@ -444,35 +444,29 @@ class DecompositionSession:
     def _reduced(self, prices: _Prices, customers: np.ndarray, actions: np.ndarray) -> np.ndarray:
         return self.profit[actions, customers] - prices.alpha[actions] - prices.beta[customers]
 
-    def _activity(self, choice: np.ndarray, customers: np.ndarray | None = None) -> np.ndarray:
-        """Activity of every coupling row of the choices of `customers` (a bool mask; default all)."""
+    def _activity(self, choice: np.ndarray) -> np.ndarray:
+        """Activity of every coupling row of a full plan (choice -1: no action)."""
         p = self.problem
         treated = choice >= 0
-        if customers is not None:
-            treated &= customers
         per_action = np.bincount(choice[treated], minlength=p.n_actions).astype(float)
         activity = p.action_coefficients @ per_action
         if len(p.customer_rows):
             activity[p.customer_rows] += p.customer_coefficients @ treated.astype(float)
         return activity
 
-    def _usage(self, choice: np.ndarray, customers: np.ndarray | None = None) -> np.ndarray:
-        """Activity of the active coupling rows."""
-        return self._activity(choice, customers)[self.active]
-
     def _value(self, choice: np.ndarray) -> float:
         who = np.flatnonzero(choice >= 0)
         return float(self.profit[choice[who], who].sum())
 
-    def _fits(self, choice: np.ndarray | None) -> bool:
-        """Does this plan (e.g. the previous solve's) satisfy the current right-hand sides?"""
-        return choice is not None and self._feasible(choice)
-
-    def _feasible(self, choice: np.ndarray) -> bool:
-        activity = self._usage(choice)
-        rhs = self.rhs[self.active]
+    def _within_limits(self, activity: np.ndarray) -> bool:
+        """Does this activity of every coupling row respect every active limit (to 1e-6, relative)?"""
+        activity, rhs = activity[self.active], self.rhs[self.active]
         slack = np.where(self.senses[self.active] == "<=", rhs - activity, activity - rhs)
         return bool((slack >= -1e-6 * np.maximum(1.0, np.abs(rhs))).all())
+
+    def _fits(self, choice: np.ndarray | None) -> bool:
+        """Does this plan (e.g. the previous solve's) satisfy the current right-hand sides?"""
+        return choice is not None and self._within_limits(self._activity(choice))
 
     def _smallest_margins(self, prices: _Prices, count: int, exclude: np.ndarray | None) -> np.ndarray:
         margin = prices.margin if exclude is None else np.where(exclude, np.inf, prices.margin)
@@ -552,7 +546,7 @@ class DecompositionSession:
             self._say(
                 0.3 + 0.3 * (1 - 0.5**round_), f"LP relaxation, round {round_}: {len(free):,} customers free"
             )
-            rhs = self.rhs[self.active] - self._usage(fixed, ~working)
+            rhs = self.rhs[self.active] - self._activity(np.where(working, -1, fixed))[self.active]
             sub = self._solve_units(
                 free, np.ones(len(free), dtype=np.int64), self.structure.eligible[free], rhs, integer=False
             )
@@ -1022,11 +1016,7 @@ class _Base:
 
     def evaluate(self, customers: np.ndarray, choices: np.ndarray) -> tuple[float, bool]:
         """Value and feasibility (every active row) of the base plan with `customers` changed."""
-        session = self.session
-        activity = (self.without(customers) + self.activity_of(customers, choices))[session.active]
-        rhs = session.rhs[session.active]
-        slack = np.where(session.senses[session.active] == "<=", rhs - activity, activity - rhs)
-        feasible = bool((slack >= -1e-6 * np.maximum(1.0, np.abs(rhs))).all())
+        feasible = self.session._within_limits(self.without(customers) + self.activity_of(customers, choices))
         return self.value - self.value_of(customers) + self.value_of(customers, choices), feasible
 
 
