@@ -165,12 +165,10 @@ def parse_numeric(
     return values
 
 
-def _customer_ids(frame: pd.DataFrame, file: str, problems: list[Problem]) -> pd.Series:
-    problems.extend(_blank_cells(frame, "customer_id", file, "customer_id"))
-    return frame["customer_id"].str.strip()
-
-
-def _duplicate_ids(ids: pd.Series, codes: np.ndarray, file: str, problems: list[Problem]) -> None:
+def _id_problems(ids: pd.Series, codes: np.ndarray, file: str, problems: list[Problem]) -> None:
+    """Empty customer ids, then duplicates (each naming the row where its id was first seen)."""
+    for i in np.flatnonzero(ids.eq("").to_numpy()):
+        problems.append(Problem(file, "customer_id is empty", row=spreadsheet_row(i), column="customer_id"))
     duplicated = pd.Series(codes).duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
     repeats = np.flatnonzero(duplicated)
     if not len(repeats):
@@ -254,15 +252,14 @@ def load_cohort(
     if problems:
         raise InputError(problems)
 
-    pred_ids = _customer_ids(pred_raw, pred_file, problems)
+    pred_ids = pred_raw["customer_id"].str.strip()
     feat_ids = feat_raw["customer_id"].str.strip()
     pred_codes, feat_codes = _id_codes(pred_ids, feat_ids)
-    _duplicate_ids(pred_ids, pred_codes, pred_file, problems)
+    _id_problems(pred_ids, pred_codes, pred_file, problems)
     probability = parse_numeric(
         pred_raw, "churn_probability", pred_file, problems, low=0.0, high=1.0, what="churn_probability"
     )
-    feat_ids = _customer_ids(feat_raw, feat_file, problems)
-    _duplicate_ids(feat_ids, feat_codes, feat_file, problems)
+    _id_problems(feat_ids, feat_codes, feat_file, problems)
     problems += _blank_cells(feat_raw, "subscription_type", feat_file, "subscription_type")
     problems += _blank_cells(feat_raw, "payment_plan", feat_file, "payment_plan")
     numeric: dict[str, np.ndarray] = {}
