@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 from optimizer import loop_cli
@@ -66,7 +67,18 @@ def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-segment", type=_rate, default=defaults.min_segment)
     parser.add_argument("--high-risk-threshold", type=_rate, default=defaults.high_risk_threshold)
     parser.add_argument("--coverage-rounding", choices=["ceil", "floor"], default=defaults.coverage_rounding)
-    parser.add_argument("--solver", choices=["auto", "gurobi", "highs"], default="auto")
+    parser.add_argument(
+        "--solver",
+        choices=["auto", "gurobi", "highs", "decomposition"],
+        default="auto",
+        help="auto: Gurobi within its pip license limit, the decomposition (certified gap) above it",
+    )
+    parser.add_argument("--time-limit", type=float, default=None, help="seconds per solve (default none)")
+    parser.add_argument(
+        "--progress",
+        action="store_true",
+        help="report the solve's progress on stderr (the default when stderr is a terminal)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
 
@@ -95,15 +107,38 @@ def _money(value: float | None) -> str:
     return "n/a" if value is None else f"${value:,.2f}"
 
 
+def _progress_printer(args: argparse.Namespace):
+    """A progress callback writing one line per step to stderr (stdout keeps the JSON contract)."""
+    if not (args.progress or sys.stderr.isatty()):
+        return None
+    started = time.perf_counter()
+
+    def report(fraction: float, message: str) -> None:
+        print(
+            f"[{time.perf_counter() - started:7.2f}s {fraction:4.0%}] {message}", file=sys.stderr, flush=True
+        )
+
+    return report
+
+
 def run_plan(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    progress = _progress_printer(args)
+    if progress is not None:
+        progress(0.0, f"loading {args.predictions} and {args.features}")
     cohort, catalog = _load(args)
-    result = solve_plan(cohort, catalog, settings, solver=args.solver)
+    result = solve_plan(
+        cohort, catalog, settings, solver=args.solver, time_limit=args.time_limit, progress=progress
+    )
     report = result.solver_report
     payload = result.to_dict()
     print(
         f"Solver: {report.solver} ({report.reason}); status {result.status} in {report.runtime_seconds:.3f}s"
     )
+    if report.bound is not None and report.mip_gap is not None:
+        print(f"Proven bound {_money(report.bound)}; certified gap {report.mip_gap:.4%}")
+    if report.detail:
+        print(f"Method: {report.detail}")
     if result.has_plan:
         k = result.kpis
         exports = build_exports(

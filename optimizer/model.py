@@ -10,13 +10,17 @@ built `Problem` serves a plan, a budget sweep, marginal values and the infeasibi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+import threading
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
 from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 COVERAGE_ROUNDING = ("ceil", "floor")
 
@@ -93,18 +97,30 @@ class Row:
 
 @dataclass
 class Problem:
-    """A built model: arrays for the pairs, one sparse matrix for all rows, and row metadata."""
+    """A built model: arrays for the pairs, the coupling rows in compact form, and row metadata.
+
+    Every coupling coefficient is a per-action part plus a per-customer part: the coefficient of pair (i, k)
+    in coupling row r is `action_coefficients[r, k] + customer_coefficients[j, i]` where
+    `customer_rows[j] == r` (rows without a per-customer part have none). Budget, capacity and saturation rows
+    are per-action; coverage and fairness rows are per-customer. The full sparse `matrix` (coupling rows, then
+    one "at most one action" row per customer) is built from this on first use, for the MILP solvers.
+    """
 
     cohort: pd.DataFrame
     actions: pd.DataFrame  # the active actions (enabled, k>0), positional index = action position
     high_risk_threshold: float
-    pair_customer: np.ndarray  # customer position of each variable
-    pair_action: np.ndarray  # action position of each variable
+    pair_customer: np.ndarray  # customer position of each variable (int32, grouped by customer)
+    pair_action: np.ndarray  # action position of each variable (int32)
     objective: np.ndarray  # p*u*v - c per variable
     cost: np.ndarray
     uplift: np.ndarray
-    matrix: sp.csr_matrix  # (coupling rows + one row per customer) x variables
     rows: list[Row]  # the coupling rows, in matrix order
+    action_coefficients: np.ndarray  # (coupling rows, actions)
+    customer_rows: np.ndarray  # coupling rows with a per-customer part
+    customer_coefficients: np.ndarray  # (len(customer_rows), customers)
+    _matrix: sp.csr_matrix | None = field(default=None, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # solver-side arrays
 
     @property
     def n_customers(self) -> int:
@@ -116,11 +132,23 @@ class Problem:
 
     @property
     def n_constraints(self) -> int:
-        return self.matrix.shape[0]
+        return self.n_coupling + self.n_customers
 
     @property
     def n_coupling(self) -> int:
         return len(self.rows)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.actions)
+
+    @property
+    def matrix(self) -> sp.csr_matrix:
+        """(coupling rows + one row per customer) x variables, built on first use."""
+        with self._lock:
+            if self._matrix is None:
+                self._matrix = self._build_matrix()
+            return self._matrix
 
     def senses(self) -> np.ndarray:
         """Sense of every matrix row: coupling rows, then '<=' for each customer's one-action row."""
@@ -154,9 +182,47 @@ class Problem:
                 return i
         raise KeyError(key)
 
+    def row_coefficients(self, row: int) -> np.ndarray:
+        """Coefficient of every variable in one coupling row (a dense vector)."""
+        values = self.action_coefficients[row][self.pair_action]
+        part = np.flatnonzero(self.customer_rows == row)
+        if len(part):
+            values = values + self.customer_coefficients[part[0]][self.pair_customer]
+        return values
+
     def row_activity(self, x: np.ndarray) -> np.ndarray:
         """Left-hand side value of each coupling row at x."""
-        return np.asarray(self.matrix[: self.n_coupling] @ x).ravel()
+        x = np.asarray(x, dtype=float)
+        per_action = np.bincount(self.pair_action, weights=x, minlength=self.n_actions)
+        activity = self.action_coefficients @ per_action
+        if len(self.customer_rows):
+            per_customer = np.bincount(self.pair_customer, weights=x, minlength=self.n_customers)
+            activity[self.customer_rows] += self.customer_coefficients @ per_customer
+        return activity
+
+    def _build_matrix(self) -> sp.csr_matrix:
+        n_pairs = self.n_variables
+        columns, values = [], []
+        for r in range(self.n_coupling):
+            coefficient = self.row_coefficients(r)
+            nonzero = np.flatnonzero(coefficient)
+            columns.append(nonzero.astype(np.int32))
+            values.append(coefficient[nonzero])
+        # One action per customer: sum_k x[i,k] <= 1 (pairs are grouped by customer)
+        per_customer = np.bincount(self.pair_customer, minlength=self.n_customers)
+        lengths = np.concatenate([[len(c) for c in columns], per_customer]).astype(np.int64)
+        nnz = int(lengths.sum())
+        index_type = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+        indptr = np.zeros(len(lengths) + 1, dtype=index_type)
+        np.cumsum(lengths, out=indptr[1:])
+        indices = np.concatenate(columns + [np.arange(n_pairs, dtype=np.int32)]).astype(
+            index_type, copy=False
+        )
+        data = np.concatenate(values + [np.ones(n_pairs)])
+        import scipy.sparse as sp  # only the MILP solvers need the matrix (scipy costs 0.25 s to import)
+
+        shape = (self.n_constraints, n_pairs)
+        return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
 
 def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_threshold: float = 0.7) -> Problem:
@@ -164,39 +230,48 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
     actions = active_actions(catalog)
     eligible = eligibility(cohort, actions)
     pair_customer, pair_action = np.nonzero(eligible)  # row-major: grouped by customer
+    del eligible
+    pair_customer = pair_customer.astype(np.int32)
+    pair_action = pair_action.astype(np.int32)
     p = cohort["churn_probability"].to_numpy(dtype=float)
     v = cohort["clv"].to_numpy(dtype=float)
     cost = actions["cost"].to_numpy(dtype=float)[pair_action]
     uplift = actions["uplift"].to_numpy(dtype=float)[pair_action]
     objective = p[pair_customer] * uplift * v[pair_customer] - cost
-    n_pairs = len(pair_customer)
-    n = len(cohort)
+    n_actions = len(actions)
 
     rows: list[Row] = []
-    entries: list[tuple[np.ndarray, np.ndarray]] = []  # each coupling row's (columns, values), kept sparse
+    action_parts: list[np.ndarray] = []  # per coupling row: coefficient of each action
+    customer_parts: dict[int, np.ndarray] = {}  # per-customer part, by coupling row
 
-    def add(coefficient: np.ndarray) -> None:
-        columns = np.flatnonzero(coefficient)
-        entries.append((columns, coefficient[columns]))
+    def add_action_row(row: Row, coefficient: np.ndarray) -> None:
+        rows.append(row)
+        action_parts.append(np.asarray(coefficient, dtype=float))
+
+    def add_customer_row(row: Row, members: np.ndarray) -> None:
+        customer_parts[len(rows)] = members.astype(float)
+        rows.append(row)
+        action_parts.append(np.zeros(n_actions))
 
     # Budget: sum c_k x[i,k] <= B
-    rows.append(Row("budget", "Budget", "Budget", "<=", "$", "budget"))
-    add(cost)
+    add_action_row(
+        Row("budget", "Budget", "Budget", "<=", "$", "budget"), actions["cost"].to_numpy(dtype=float)
+    )
     # Channel capacities: email <= C_email; in_app + push <= C_push; call <= C_call
-    channel = actions["channel"].map(CAPACITY_OF_CHANNEL).to_numpy(dtype=object)[pair_action]
+    channel = actions["channel"].map(CAPACITY_OF_CHANNEL).to_numpy(dtype=object)
     for capacity, label in (
         ("email", "Email capacity"),
         ("push", "Push/in-app capacity"),
         ("call", "Call capacity"),
     ):
-        rows.append(
-            Row(f"{capacity}_capacity", "Channel capacity", label, "<=", "customers", f"{capacity}_capacity")
+        add_action_row(
+            Row(f"{capacity}_capacity", "Channel capacity", label, "<=", "customers", f"{capacity}_capacity"),
+            channel == capacity,
         )
-        add((channel == capacity).astype(float))
     # High-risk coverage: treated customers with p > threshold >= rate * |H|
     high_risk = p > high_risk_threshold
     if high_risk.any():
-        rows.append(
+        add_customer_row(
             Row(
                 "high_risk_coverage",
                 "High-risk coverage",
@@ -205,14 +280,14 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
                 "customers",
                 "min_high_risk",
                 int(high_risk.sum()),
-            )
+            ),
+            high_risk,
         )
-        add(high_risk[pair_customer].astype(float))
     # Premium coverage: treated Premium customers >= rate * |Premium|
-    subscription = cohort["subscription_type"].astype(str).to_numpy()
-    premium = subscription == "Premium"
-    if premium.any():
-        rows.append(
+    subscription_codes, subscriptions = pd.factorize(cohort["subscription_type"].astype(str), sort=True)
+    if "Premium" in set(subscriptions):
+        premium = subscription_codes == list(subscriptions).index("Premium")
+        add_customer_row(
             Row(
                 "premium_coverage",
                 "Premium coverage",
@@ -221,14 +296,14 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
                 "customers",
                 "min_premium",
                 int(premium.sum()),
-            )
+            ),
+            premium,
         )
-        add(premium[pair_customer].astype(float))
     # Saturation: each action k>0 assigned to <= floor(rate * n) customers
     for position, (action_id, name) in enumerate(
         actions[["action_id", "action_name"]].itertuples(index=False)
     ):
-        rows.append(
+        add_action_row(
             Row(
                 f"saturation:{action_id}",
                 "Saturation",
@@ -236,13 +311,13 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
                 "<=",
                 "customers",
                 "max_saturation",
-            )
+            ),
+            np.arange(n_actions) == position,
         )
-        add((pair_action == position).astype(float))
     # Fairness: for every subscription type present, treated customers >= rate * |segment|
-    for segment in sorted(set(subscription)):
-        members = subscription == segment
-        rows.append(
+    for code, segment in enumerate(subscriptions):
+        members = subscription_codes == code
+        add_customer_row(
             Row(
                 f"fairness:{segment}",
                 "Fairness",
@@ -251,15 +326,16 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
                 "customers",
                 "min_segment",
                 int(members.sum()),
-            )
+            ),
+            members,
         )
-        add(members[pair_customer].astype(float))
 
-    coupling = _sparse_rows(entries, n_pairs)
-    # One action per customer: sum_k x[i,k] <= 1
-    assignment = sp.csr_matrix((np.ones(n_pairs), (pair_customer, np.arange(n_pairs))), shape=(n, n_pairs))
-    matrix = sp.vstack([coupling, assignment], format="csr")
-    matrix.eliminate_zeros()
+    customer_rows = np.array(sorted(customer_parts), dtype=np.int64)
+    customer_coefficients = (
+        np.vstack([customer_parts[r] for r in customer_rows])
+        if len(customer_rows)
+        else np.zeros((0, len(cohort)))
+    )
     return Problem(
         cohort=cohort,
         actions=actions,
@@ -269,16 +345,8 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         objective=objective,
         cost=cost,
         uplift=uplift,
-        matrix=matrix,
         rows=rows,
+        action_coefficients=np.vstack(action_parts) if action_parts else np.zeros((0, n_actions)),
+        customer_rows=customer_rows,
+        customer_coefficients=customer_coefficients,
     )
-
-
-def _sparse_rows(entries: list[tuple[np.ndarray, np.ndarray]], n_pairs: int) -> sp.csr_matrix:
-    """Stack the coupling rows' sparse (columns, values) into one CSR matrix."""
-    if not entries:
-        return sp.csr_matrix((0, n_pairs))
-    row_ids = np.concatenate([np.full(len(columns), r) for r, (columns, _) in enumerate(entries)])
-    col_ids = np.concatenate([columns for columns, _ in entries])
-    values = np.concatenate([values for _, values in entries])
-    return sp.csr_matrix((values, (row_ids, col_ids)), shape=(len(entries), n_pairs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
@@ -14,6 +14,8 @@ import pandas as pd
 from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report, kpis_from_solution
 from optimizer.model import PlanSettings, Problem, build_problem, policy_count
 from optimizer.solvers import Solution, choose_solver, open_session
+
+Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running now)
 
 SWEEP_COLUMNS = [
     "budget",
@@ -29,15 +31,17 @@ SWEEP_COLUMNS = [
 
 @dataclass(frozen=True)
 class SolverReport:
-    solver: str  # "gurobi" | "highs"
+    solver: str  # "gurobi" | "highs" | "decomposition"
     reason: str  # why this solver ran, in a sentence
     status: str
     runtime_seconds: float
     objective: float | None
-    bound: float | None
-    mip_gap: float | None
+    bound: float | None  # proven bound on the optimum (upper when maximizing)
+    mip_gap: float | None  # certified relative gap |bound - objective| / |objective|
     n_variables: int
     n_constraints: int
+    detail: str = ""  # how the decomposition found and certified the plan
+    multipliers: np.ndarray | None = field(default=None, repr=False)  # decomposition: per coupling row
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,7 @@ class PlanResult:
             "objective": report.objective,
             "bound": report.bound,
             "mip_gap": report.mip_gap,
+            "solver_detail": report.detail,
             "solve_seconds": round(report.runtime_seconds, 4),
             "n_variables": report.n_variables,
             "n_constraints": report.n_constraints,
@@ -146,6 +151,8 @@ def _result_from_solution(
         mip_gap=solution.mip_gap,
         n_variables=problem.n_variables,
         n_constraints=problem.n_constraints,
+        detail=solution.detail,
+        multipliers=solution.multipliers,
     )
     if solution.has_plan:
         assignments = assignments_frame(problem, solution.x)
@@ -166,21 +173,49 @@ def solve_plan(
     time_limit: float | None = None,
     diagnose: bool = True,
     problem: Problem | None = None,
+    progress: Progress | None = None,
+    warm_start: PlanResult | np.ndarray | None = None,
 ) -> PlanResult:
-    """Solve the week's MILP to proven optimality and analyse the plan.
+    """Solve the week's MILP and analyse the plan.
 
-    `solver`: "auto" (Gurobi within its pip license limit, otherwise HiGHS), "gurobi" or "highs".
+    `solver`: "auto" (Gurobi within its pip license limit, the decomposition above it), "gurobi", "highs"
+    or "decomposition" (`optimizer.decomposition`: any size, a plan within a certified 0.01% gap).
+    `progress(fraction, message)` is called as the solve advances (several times for the decomposition).
+    `warm_start`: an earlier result on the same problem (or its `solver_report.multipliers`): the
+    decomposition starts from its multipliers. Pass `problem=` to reuse a built model.
     Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
     """
     settings = settings or PlanSettings()
+    if progress is not None:
+        progress(0.0, "building the model")
     problem = _problem_for(cohort, catalog, settings, problem)
     name, reason = choose_solver(problem, solver)
-    with open_session(problem, problem.rhs(settings), name) as session:
+    if progress is not None:
+        progress(0.01, f"solving with {name}")
+    with _session(problem, problem.rhs(settings), name, progress=progress) as session:
+        if name == "decomposition" and warm_start is not None:
+            multipliers = (
+                warm_start.solver_report.multipliers if isinstance(warm_start, PlanResult) else warm_start
+            )
+            session.warm_start(multipliers)
         solution = session.solve(time_limit)
         result = _result_from_solution(problem, settings, name, reason, solution)
         if solution.status == "infeasible" and diagnose:
+            if progress is not None:
+                progress(0.95, "explaining the infeasibility")
             result.diagnosis = _diagnose(problem, settings, session)
+    if progress is not None:
+        progress(1.0, f"{result.status} ({name})")
     return result
+
+
+def _session(
+    problem: Problem, rhs: np.ndarray, name: str, *, relax: bool = False, progress: Progress | None = None
+):
+    """A solver session; the decomposition also reports its progress."""
+    if name == "decomposition":
+        return open_session(problem, rhs, name, relax=relax, progress=progress)
+    return open_session(problem, rhs, name, relax=relax)
 
 
 def budget_sweep(
@@ -208,7 +243,7 @@ def budget_sweep(
         rhs = problem.rhs(settings)
         budget_row = problem.row_index("budget")
         records = []
-        with open_session(problem, rhs, name) as session:
+        with _session(problem, rhs, name) as session:
             for position in positions:
                 budget = budgets[position]
                 rhs[budget_row] = budget
@@ -255,11 +290,11 @@ def marginal_values(
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     rhs = problem.rhs(settings)
-    with open_session(problem, rhs, name, relax=True) as lp:
+    with _session(problem, rhs, name, relax=True) as lp:
         relaxed = lp.solve()
     duals = relaxed.row_duals[: problem.n_coupling] if relaxed.row_duals is not None else None
     records = []
-    with open_session(problem, rhs, name) as session:
+    with _session(problem, rhs, name) as session:
         base = session.solve()
         for i, row in enumerate(problem.rows):
             dual = float(duals[i]) if duals is not None else math.nan
@@ -315,7 +350,7 @@ def minimum_budget(
     """The cheapest plan that meets every coverage, fairness, capacity and saturation rule (a MILP)."""
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
-    with open_session(problem, problem.rhs(settings), name) as session:
+    with _session(problem, problem.rhs(settings), name) as session:
         need = _minimum_of_row(problem, settings, session, "budget")
     if need is None:
         message = (
@@ -345,7 +380,7 @@ def _feasible(problem: Problem, session, rhs: np.ndarray) -> bool:
 def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str) -> float | None:
     """Least activity of a '<=' row (e.g. the spend) subject to all other rows; None if infeasible."""
     i = problem.row_index(key)
-    row_coefficients = np.asarray(problem.matrix[i].todense()).ravel()
+    row_coefficients = problem.row_coefficients(i)
     session.set_rhs(_relaxed_rhs(problem, problem.rhs(settings), [key]))
     session.set_objective(row_coefficients, maximize=False)
     try:

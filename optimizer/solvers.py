@@ -39,6 +39,10 @@ class Solution:
     mip_gap: float | None
     runtime: float
     row_duals: np.ndarray | None = None  # LP relaxation only: d objective / d rhs, per matrix row
+    multipliers: np.ndarray | None = (
+        None  # decomposition: the coupling rows' multipliers (d objective / d rhs)
+    )
+    detail: str = ""  # how the solution was found (the decomposition's method and sizes)
 
     @property
     def has_plan(self) -> bool:
@@ -75,30 +79,39 @@ def within_gurobi_license(problem: Problem) -> bool:
 
 
 def choose_solver(problem: Problem, requested: str = "auto") -> tuple[str, str]:
-    """Which backend solves this problem, and why (a sentence for the user)."""
+    """Which backend solves this problem, and why (a sentence for the user).
+
+    "auto": Gurobi within its pip license limit; above it the decomposition (`optimizer.decomposition`);
+    HiGHS's MILP for a small model when gurobipy is not installed.
+    """
     size = f"{problem.n_variables:,} variables and {problem.n_constraints:,} constraints"
-    if requested == "gurobi":
-        return "gurobi", "requested"
-    if requested == "highs":
-        return "highs", "requested"
+    if requested in ("gurobi", "highs", "decomposition"):
+        return requested, "requested"
     if requested != "auto":
-        raise ValueError(f"unknown solver {requested!r}; use auto, gurobi or highs")
+        raise ValueError(f"unknown solver {requested!r}; use auto, gurobi, highs or decomposition")
+    if not within_gurobi_license(problem):
+        return "decomposition", (
+            f"the model has {size}, over the 2,000 limit of gurobipy's size-limited pip license, "
+            "so the decomposition over the coupling constraints ran (certified gap)"
+        )
     if not gurobi_available():
         return "highs", "gurobipy is not installed, so the open-source HiGHS solver ran"
-    if not within_gurobi_license(problem):
-        return "highs", (
-            f"the model has {size}, over the 2,000 limit of gurobipy's size-limited pip license, "
-            "so the open-source HiGHS solver ran"
-        )
     return "gurobi", f"the model ({size}) fits gurobipy's size-limited license"
 
 
-def open_session(problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool = False):
-    """Open a solver session (a context manager) for `problem` with right-hand sides `rhs`."""
+def open_session(problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool = False, **options):
+    """Open a solver session (a context manager) for `problem` with right-hand sides `rhs`.
+
+    Extra keyword arguments go to the decomposition (`options=DecompositionOptions(...)`, `progress=`).
+    """
     if solver == "gurobi":
         return GurobiSession(problem, rhs, relax=relax)
     if solver == "highs":
         return HighsSession(problem, rhs, relax=relax)
+    if solver == "decomposition":
+        from optimizer.decomposition import DecompositionSession
+
+        return DecompositionSession(problem, rhs, relax=relax, **options)
     raise ValueError(f"unknown solver {solver!r}")
 
 
