@@ -192,7 +192,7 @@ def solve_plan(
     name, reason = choose_solver(problem, solver)
     if progress is not None:
         progress(0.01, f"solving with {name}")
-    with _session(problem, problem.rhs(settings), name, progress=progress) as session:
+    with open_session(problem, problem.rhs(settings), name, progress=progress) as session:
         if name == "decomposition" and warm_start is not None:
             multipliers = (
                 warm_start.solver_report.multipliers if isinstance(warm_start, PlanResult) else warm_start
@@ -207,15 +207,6 @@ def solve_plan(
     if progress is not None:
         progress(1.0, f"{result.status} ({name})")
     return result
-
-
-def _session(
-    problem: Problem, rhs: np.ndarray, name: str, *, relax: bool = False, progress: Progress | None = None
-):
-    """A solver session; the decomposition also reports its progress."""
-    if name == "decomposition":
-        return open_session(problem, rhs, name, relax=relax, progress=progress)
-    return open_session(problem, rhs, name, relax=relax)
 
 
 def budget_sweep(
@@ -243,7 +234,7 @@ def budget_sweep(
         rhs = problem.rhs(settings)
         budget_row = problem.row_index("budget")
         records = []
-        with _session(problem, rhs, name) as session:
+        with open_session(problem, rhs, name) as session:
             for position in positions:
                 budget = budgets[position]
                 rhs[budget_row] = budget
@@ -290,11 +281,11 @@ def marginal_values(
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     rhs = problem.rhs(settings)
-    with _session(problem, rhs, name, relax=True) as lp:
+    with open_session(problem, rhs, name, relax=True) as lp:
         relaxed = lp.solve()
     duals = relaxed.row_duals[: problem.n_coupling] if relaxed.row_duals is not None else None
     records = []
-    with _session(problem, rhs, name) as session:
+    with open_session(problem, rhs, name) as session:
         base = session.solve()
         for i, row in enumerate(problem.rows):
             dual = float(duals[i]) if duals is not None else math.nan
@@ -350,7 +341,7 @@ def minimum_budget(
     """The cheapest plan that meets every coverage, fairness, capacity and saturation rule (a MILP)."""
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
-    with _session(problem, problem.rhs(settings), name) as session:
+    with open_session(problem, problem.rhs(settings), name) as session:
         need = _minimum_of_row(problem, settings, session, "budget")
     if need is None:
         message = (

@@ -39,9 +39,7 @@ class Solution:
     mip_gap: float | None
     runtime: float
     row_duals: np.ndarray | None = None  # LP relaxation only: d objective / d rhs, per matrix row
-    multipliers: np.ndarray | None = (
-        None  # decomposition: the coupling rows' multipliers (d objective / d rhs)
-    )
+    multipliers: np.ndarray | None = None  # decomposition: per coupling row, d objective / d rhs
     detail: str = ""  # how the solution was found (the decomposition's method and sizes)
 
     @property
@@ -99,10 +97,13 @@ def choose_solver(problem: Problem, requested: str = "auto") -> tuple[str, str]:
     return "gurobi", f"the model ({size}) fits gurobipy's size-limited license"
 
 
-def open_session(problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool = False, **options):
+def open_session(
+    problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool = False, progress=None, options=None
+):
     """Open a solver session (a context manager) for `problem` with right-hand sides `rhs`.
 
-    Extra keyword arguments go to the decomposition (`options=DecompositionOptions(...)`, `progress=`).
+    `progress(fraction, message)` and `options` (a `DecompositionOptions`) tune the decomposition; the MILP
+    solvers ignore them.
     """
     if solver == "gurobi":
         return GurobiSession(problem, rhs, relax=relax)
@@ -111,7 +112,7 @@ def open_session(problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool 
     if solver == "decomposition":
         from optimizer.decomposition import DecompositionSession
 
-        return DecompositionSession(problem, rhs, relax=relax, **options)
+        return DecompositionSession(problem, rhs, relax=relax, options=options, progress=progress)
     raise ValueError(f"unknown solver {solver!r}")
 
 
