@@ -236,7 +236,7 @@ def _plain(value):
     """A JSON-portable value: numpy scalars to Python, non-finite floats to the strings 'inf'/'-inf'/'nan'."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | np.ndarray):
         return [_plain(v) for v in value]
     if isinstance(value, np.generic):
         value = value.item()
@@ -575,9 +575,12 @@ def _kpis_from(values: dict) -> Kpis:
 
 
 def _solver_report_from(values: dict) -> SolverReport:
-    texts, ints = {"solver", "reason", "status"}, {"n_variables", "n_constraints"}
+    texts, ints = {"solver", "reason", "status", "detail"}, {"n_variables", "n_constraints"}
+    values = dict(values)
+    multipliers = values.pop("multipliers", None)
     return SolverReport(
-        **{k: v if k in texts else int(v) if k in ints else _float_or_none(v) for k, v in values.items()}
+        **{k: v if k in texts else int(v) if k in ints else _float_or_none(v) for k, v in values.items()},
+        multipliers=None if multipliers is None else np.array([_float_or_none(m) for m in multipliers]),
     )
 
 

@@ -255,3 +255,18 @@ def test_concurrent_saves_from_processes_lose_nothing(reference_dir, tmp_path):
             len(history.load_plan(i).assignments) == plans["customers_treated"].iloc[0]
             for i in plans["id"][:3]
         )
+
+
+def test_decomposition_report_round_trips(tmp_path):
+    """A plan solved by the decomposition keeps its method detail and multipliers in the history."""
+    from optimizer import build_exports, load_bundled_cohort, load_catalog, solve_plan
+    from optimizer.history import PlanHistory
+
+    cohort, catalog = load_bundled_cohort(), load_catalog()
+    result = solve_plan(cohort, catalog, solver="decomposition")
+    history = PlanHistory(f"sqlite:///{tmp_path / 'h.sqlite'}")
+    plan_id = history.save_plan(result, build_exports(result.assignments), cohort, catalog)
+    report = history.load_plan(plan_id).solver_report
+    assert report.solver == "decomposition" and report.detail == result.solver_report.detail
+    assert report.multipliers.tolist() == pytest.approx(result.solver_report.multipliers.tolist())
+    assert report.mip_gap == result.solver_report.mip_gap
