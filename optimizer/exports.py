@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,8 +186,10 @@ def write_exports(exports: Exports, out_dir: str | os.PathLike) -> list[Path]:
     staged: list[tuple[str, Path]] = []
     try:
         for name, frame in exports.files().items():
-            handle, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            staged.append((name, Path(temp)))
+            temp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+            # os.open with mode 0o666 honours the umask (mkstemp would leave the files private, 0600).
+            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            staged.append((name, temp))
             with os.fdopen(handle, "wb") as stream:
                 stream.write(to_csv_bytes(frame))
     except BaseException:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import io
+import os
 
 import numpy as np
 import pandas as pd
@@ -102,6 +103,9 @@ def test_write_exports_is_all_or_nothing(plan, tmp_path, monkeypatch):
     written = write_exports(exports, tmp_path / "out")
     assert sorted(p.name for p in written) == sorted(exports.files())
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(exports.files())
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in written} == {0o666 & ~umask}  # not private temp-file modes
 
     import optimizer.exports as module
 
