@@ -92,7 +92,15 @@ def run_plan(
     stage(1)
     problem = build_problem(cohort, catalog, settings.high_risk_threshold)
     stage(2)
-    result = solve_plan(cohort, catalog, settings, problem=problem)
+    solving, text = STAGES[2]
+    result = solve_plan(
+        cohort,
+        catalog,
+        settings,
+        problem=problem,
+        # The solver's own steps (the decomposition reports each one on large cohorts) fill the solving stage.
+        progress=lambda fraction, step: report(solving + 0.2 * fraction, f"{text} {step}"),
+    )
     stage(3)
     marginal = None
     exports = None

@@ -193,9 +193,23 @@ def click_run_and_time(page) -> float:
     return (marks["kpi"] - marks.get("click", 0.0)) / 1000.0
 
 
-def read_download(page, button_text: str) -> list[dict]:
-    with page.expect_download(timeout=TIMEOUT_MS) as info:
-        page.locator("[data-testid=stDownloadButton] button", has_text=button_text).click()
+def read_download(page, button_text: str, attempts: int = 3) -> list[dict]:
+    """Click a download button and read the CSV it serves.
+
+    A click that lands while Streamlit redraws the button (a loaded machine) can be lost; clicking again is
+    safe because saving a run to the history is idempotent, so the click is retried a few times.
+    """
+    for attempt in range(attempts):
+        wait_idle(page)
+        from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+        try:
+            with page.expect_download(timeout=TIMEOUT_MS // attempts) as info:
+                page.locator("[data-testid=stDownloadButton] button", has_text=button_text).click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
     download = info.value
     target = SHOTS / download.suggested_filename
     download.save_as(str(target))
