@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import math
 import sys
 import time
@@ -21,6 +20,7 @@ from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
 from optimizer.errors import InputError
 from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
+from optimizer.jsonout import print_json, records
 from optimizer.model import PlanSettings
 from optimizer.plan import budget_sweep, solve_plan
 from optimizer.solvers import SolverUnavailable
@@ -162,7 +162,7 @@ def run_plan(args: argparse.Namespace) -> int:
     elif result.diagnosis is not None:
         print(result.diagnosis.message)
     if args.json:
-        print(json.dumps(payload, default=_json_default))
+        print_json(payload)
     if result.status == "infeasible":
         return EXIT_INFEASIBLE
     return EXIT_OK if result.has_plan else EXIT_SOLVER
@@ -184,17 +184,8 @@ def run_sweep(args: argparse.Namespace) -> int:
     table = budget_sweep(cohort, catalog, settings, args.budgets, solver=args.solver)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     if args.json:
-        rows = table.astype(object).where(table.notna(), None).to_dict(orient="records")
-        print(json.dumps({"rows": rows}, default=_json_default))
+        print_json({"rows": records(table)})
     return EXIT_OK
-
-
-def _json_default(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,8 +13,6 @@ Exit codes: 0 ok, 2 bad input (message on stderr). With --json the last stdout l
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import math
 import os
 from pathlib import Path
@@ -25,6 +23,8 @@ import pandas as pd
 from optimizer.comparison import compare_plans
 from optimizer.errors import InputError, Problem
 from optimizer.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
+from optimizer.jsonout import print_json as _print_json
+from optimizer.jsonout import records as _records
 from optimizer.outcomes import (
     SufficiencyRule,
     load_plan_outcomes,
@@ -35,35 +35,6 @@ from optimizer.outcomes import (
 from optimizer.recalibrate import recalibrate_catalog, reoptimize
 
 EXIT_OK = 0
-
-
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def _clean(value):
-    """JSON-ready: NaN and infinities become null."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    return _clean(frame.astype(object).where(frame.notna(), None).to_dict(orient="records"))
-
-
-def _print_json(payload: dict) -> None:
-    print(json.dumps(_clean(payload), default=_json_default))
 
 
 def _write_file(path: Path, content: bytes) -> None:
