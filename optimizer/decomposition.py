@@ -24,9 +24,11 @@ actions evaluates it, and at the LP optimum only the customers near a tie are am
    its subgradient b - A x(lam)), Newton steps on the binding rows, then the cutting planes' tail. For the
    retention objective w_i * uplift_k - cost_k an evaluation costs O(classes x actions^2 + log n)
    (customers of a class sorted by w once); for any other objective one dense pass, started from the LP of a
-   random sample. A warm start begins at the previous multipliers, with the previous cuts.
-4. Plan: every customer at its best action at the multipliers (one exact pricing pass), then an exact MILP
-   over the customers with the smallest margins (each offered its three best options), everyone else fixed;
+   random sample. A warm start begins at the previous multipliers, with the previous cuts (kept on the
+   problem), and an earlier plan that still fits the new right-hand sides replaces step 2.
+4. Plan: every customer at its best action at the multipliers (one exact pricing pass), then a plan over the
+   customers with the smallest margins (each offered its three best options), everyone else fixed: their LP
+   relaxation (integral: the MILP's optimum), else its rounding by fix-and-solve, else their exact MILP;
    every candidate plan is checked against every row before use.
 5. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
    (bound - objective) / |objective|. When few choices have a loss below bound - objective, reduced-cost
@@ -56,6 +58,8 @@ from optimizer.solvers import ABSOLUTE_GAP, Solution, SolverUnavailable
 
 Progress = Callable[[float, str], None]
 _RANK_ONE_SAMPLE = 20_000  # pairs checked to recognize the retention objective's rank-one form
+_KEPT_CUTS = 200  # cutting planes kept for the next warm start
+_INTEGRAL = 1e-9  # an LP value this close to an integer counts as that integer
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class _Sub:
     objective: float | None
     bound: float | None
     duals: np.ndarray | None  # active coupling rows' duals (LP only)
+    method: str = ""  # integer models: "integral LP optimum" | "LP optimum rounded" | "MILP"
 
 
 @dataclass
@@ -193,7 +198,9 @@ class DecompositionSession:
         self.structure = structure(problem)
         self.senses = np.array([row.sense for row in problem.rows])
         self._warm: dict[tuple, np.ndarray] = {}
-        self._cuts: dict[tuple, tuple] = {}
+        # The last dual's cutting planes per objective, shared by the problem's sessions: a warm start in a
+        # new session (a re-plan from an earlier result) begins with the full cutting-plane model.
+        self._cuts: dict[tuple, tuple] = problem.cache.setdefault("cuts", {})
         self._last_plan: np.ndarray | None = None  # proves feasibility of later right-hand sides it fits
         self._deadline = math.inf
         self.set_rhs(rhs)
@@ -218,15 +225,28 @@ class DecompositionSession:
         if len(objective) != p.n_variables:
             raise ValueError("objective length differs from the number of variables")
         self.maximize = maximize
-        signed = objective if maximize else -objective
-        profit = np.full((p.n_actions, p.n_customers), -np.inf)  # action-major: pricing runs by column
+        # The problem's own objective (every plan solve) is prepared once per problem: a re-plan with new
+        # right-hand sides then opens its session in milliseconds, even at a million customers.
+        own = objective is p.objective
+        prepared = p.cache.get(("objective", maximize)) if own else None
+        if prepared is None:
+            prepared = self._prepare(objective if maximize else -objective)
+            if own:
+                p.cache[("objective", maximize)] = prepared
+        self.profit, self.scale, self.class_level, self._key, self._rank_one = prepared
+
+    def _prepare(self, signed: np.ndarray) -> tuple:
+        """Action-major profits (pricing runs by action), scale, class level, identity key, rank-one form."""
+        p = self.problem
+        profit = np.full((p.n_actions, p.n_customers), -np.inf)
         profit[p.pair_action, p.pair_customer] = signed
-        self.profit = profit
-        self.scale = max(1.0, float(np.abs(signed).max(initial=0.0)))
-        self.class_level = self._is_class_level(profit)
+        profit.flags.writeable = False  # shared by every session of the problem
+        scale = max(1.0, float(np.abs(signed).max(initial=0.0)))
+        class_level = self._is_class_level(profit)
         probe = np.random.default_rng(1).random(len(signed))
-        self._key = (maximize, float(signed @ probe), float(signed.sum()))
-        self._rank_one = None if self.class_level else _RankOneDual.recognize(self, signed)
+        key = (float(signed @ probe), float(signed.sum()))  # same signed objective, same key
+        rank_one = None if class_level else _RankOneDual.recognize(p, self.structure, signed)
+        return profit, scale, class_level, key, rank_one
 
     def _is_class_level(self, profit: np.ndarray) -> bool:
         st = self.structure
@@ -236,13 +256,24 @@ class DecompositionSession:
             return False  # cheap early exit for the usual, customer-specific objective
         return bool(np.array_equal(profit, profit[:, first]))
 
-    def warm_start(self, multipliers: np.ndarray | None) -> None:
-        """Start the next solve from these coupling-row multipliers (d objective / d rhs, per row)."""
+    def warm_start(self, multipliers: np.ndarray | None, plan: np.ndarray | None = None) -> None:
+        """Start the next solve from these coupling-row multipliers (d objective / d rhs, per row). `plan`:
+        the variables set to 1 in an earlier plan of this problem; when it satisfies the current right-hand
+        sides it proves feasibility (no feasibility MILP) and is the fallback incumbent."""
+        p = self.problem
+        if plan is not None:
+            plan = np.asarray(plan, dtype=np.int64)
+            if plan.ndim != 1 or (len(plan) and (plan.min() < 0 or plan.max() >= p.n_variables)):
+                raise ValueError("the warm-start plan must list variable indices of this problem")
+            choice = np.full(p.n_customers, -1, dtype=np.int64)
+            choice[p.pair_customer[plan]] = p.pair_action[plan]
+            if np.count_nonzero(choice >= 0) == len(plan):  # one action per customer
+                self._last_plan = choice
         if multipliers is None:
             return
         multipliers = np.asarray(multipliers, dtype=float)
-        if multipliers.shape != (self.problem.n_coupling,):
-            raise ValueError(f"expected {self.problem.n_coupling} multipliers, got {multipliers.shape}")
+        if multipliers.shape != (p.n_coupling,):
+            raise ValueError(f"expected {p.n_coupling} multipliers, got {multipliers.shape}")
         self._warm[self._key] = (multipliers if self.maximize else -multipliers).copy()
 
     def close(self) -> None:
@@ -607,35 +638,45 @@ class DecompositionSession:
         bound = prices.bound
         base = _Base(self, prices.choice)
         best, best_value = None, -math.inf  # (customers, choices) changed from the base plan
-        size, freed_count = self.options.neighbourhood, 0
+        size, freed_count, method = self.options.neighbourhood, 0, "MILP"
         for round_ in range(1, self.options.max_rounds + 1):
             if time.perf_counter() > self._deadline:
                 break
             customers = self._smallest_margins(prices, size, None)
             freed_count = len(customers)
-            self._say(0.6 + 0.05 * round_, f"MILP over the {freed_count:,} most ambiguous customers")
+            self._say(0.6 + 0.05 * round_, f"plan over the {freed_count:,} most ambiguous customers")
             members, reps, sizes, allowed = self._identical_groups(
                 customers, self._best_options(prices, customers)
             )
-            sub = self._solve_units(
-                reps,
-                sizes,
-                allowed,
-                self.rhs[self.active] - base.without(customers)[self.active],
-                integer=True,
-                abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
-                presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
-            )
-            if sub.values is not None:
-                choices = base.spread(customers, members, sizes, sub)
-                value, feasible = base.evaluate(customers, choices)
-                if value > best_value and feasible:
-                    best, best_value = (customers, choices), value
-            if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
+            rhs = self.rhs[self.active] - base.without(customers)[self.active]
+            # A rounded LP optimum first (a good plan is enough when it reaches the target gap: the
+            # certificate below then closes the gap exactly); the exact MILP over them when it does not.
+            for exact in (False, True):
+                sub = self._solve_units(
+                    reps,
+                    sizes,
+                    allowed,
+                    rhs,
+                    integer=True,
+                    abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
+                    presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
+                    exact=exact,
+                )
+                if sub.values is not None:
+                    choices = base.spread(customers, members, sizes, sub)
+                    value, feasible = base.evaluate(customers, choices)
+                    if value > best_value and feasible:
+                        best, best_value, method = (customers, choices), value, sub.method
+                reached = self._gap(best_value, bound) <= self.options.target_gap
+                if sub.method != "LP optimum rounded" or (
+                    reached and self._within_gap(prices, best_value) <= size
+                ):
+                    break  # (a rounded plan stands when certifying it frees no more customers than this MILP)
+            if reached or freed_count >= n:
                 break
             size *= 4
         detail = f"Lagrangian decomposition: {start}; " + (
-            f"MILP over the {freed_count:,} most ambiguous customers"
+            f"plan over the {freed_count:,} most ambiguous customers ({method})"
             if freed_count
             else "time limit before the MILP: the feasibility plan stands in"
         )
@@ -655,6 +696,13 @@ class DecompositionSession:
         status = "optimal" if gap <= self.options.target_gap else "time_limit"
         self._last_plan = choice
         return self._solution(status, choice, best_value, bound, detail, multipliers=prices.multipliers)
+
+    def _within_gap(self, prices: _Prices, value: float) -> int:
+        """How many customers the certificate of a plan worth `value` would free (0 if nothing to close)."""
+        gap = prices.bound - value
+        if gap <= ABSOLUTE_GAP:
+            return 0
+        return int(np.count_nonzero(prices.margin <= gap * (1 + 1e-9) + 1e-9 * self.scale))
 
     def _certify(self, prices: _Prices, base: _Base, value: float):
         """Reduced-cost fixing: a plan better than `value` only uses choices whose loss is below
@@ -736,10 +784,15 @@ class DecompositionSession:
         must_act: np.ndarray | None = None,
         abs_gap: float = ABSOLUTE_GAP,
         presolve: bool = True,
+        exact: bool = True,
     ) -> _Sub:
         """max sum profit[k, rep] y[u, k] over units u (a customer, or `sizes[u]` interchangeable customers
         represented by `reps[u]`) and allowed actions k, subject to the active coupling rows with right-hand
-        sides `rhs` and sum_k y[u, k] <= sizes[u] (= with `must_act`); 0 <= y <= sizes; integer if asked."""
+        sides `rhs` and sum_k y[u, k] <= sizes[u] (= with `must_act`); 0 <= y <= sizes; integer if asked.
+
+        Integer models solve the LP relaxation first (its optimum, if integral, is the MILP's). With
+        `exact=False` a fractional LP optimum is rounded by `_round_lp` (status "feasible": a good plan, no
+        bound), and only if that fails is the MILP solved whole."""
         p = self.problem
         highspy = self._highspy
         units, actions = np.nonzero(allowed)
@@ -795,14 +848,39 @@ class DecompositionSession:
         lp.a_matrix_.index_ = index
         lp.a_matrix_.value_ = coefficient
         lp.sense_ = highspy.ObjSense.kMaximize
-        if integer:
-            lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
         h.passModel(lp)
         h.run()
         status = h.getModelStatus()
         ms = highspy.HighsModelStatus
         if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-            return _Sub("infeasible", units, actions, None, None, None, None)
+            return _Sub("infeasible", units, actions, None, None, None, None)  # the MILP too, if asked
+        if integer:
+            # The LP relaxation first: at most about one fractional unit per coupling row, and usually none.
+            # An integral LP optimum is the MILP's optimum (the LP bounds the MILP), at a tenth of the
+            # time of HiGHS's MILP machinery on these small models.
+            solution = h.getSolution()
+            if status == ms.kOptimal and solution.value_valid:
+                values = np.asarray(solution.col_value)
+                rounded = np.rint(values)
+                fractional = np.abs(values - rounded) > _INTEGRAL
+                if not fractional.any():
+                    objective = float(lp.col_cost_ @ rounded)
+                    return _Sub(
+                        "optimal", units, actions, rounded, objective, objective, None, "integral LP optimum"
+                    )
+                if not exact:
+                    found = self._round_lp(lp, units, fractional, rounded)
+                    if found is not None:
+                        value = float(lp.col_cost_ @ found)
+                        return _Sub(
+                            "feasible", units, actions, found, value, None, None, "LP optimum rounded"
+                        )
+            lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
+            h.passModel(lp)
+            h.run()
+            status = h.getModelStatus()
+            if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+                return _Sub("infeasible", units, actions, None, None, None, None)
         info = h.getInfo()
         solution = h.getSolution()
         has_values = bool(solution.value_valid) and (not integer or info.primal_solution_status == 2)
@@ -816,7 +894,39 @@ class DecompositionSession:
             bound = objective
             duals = np.asarray(solution.row_dual)[: len(active)] if optimal and solution.dual_valid else None
         label = "optimal" if optimal else ("time_limit" if has_values else "no_solution")
-        return _Sub(label, units, actions, values, objective, bound, duals)
+        return _Sub(label, units, actions, values, objective, bound, duals, "MILP" if integer else "LP")
+
+    def _round_lp(
+        self, lp, units: np.ndarray, fractional: np.ndarray, rounded: np.ndarray
+    ) -> np.ndarray | None:
+        """Fix-and-solve: every unit whose LP values are all integral keeps them; a MILP over the few units
+        with a fractional value (about one per coupling row) places those. None if that MILP has no
+        solution (the fixed units leave the others no integral room)."""
+        highspy = self._highspy
+        loose = np.isin(units, units[fractional])
+        fixed = lp.col_lower_.copy(), lp.col_upper_.copy()
+        lp.col_lower_ = np.where(loose, fixed[0], rounded)
+        lp.col_upper_ = np.where(loose, fixed[1], rounded)
+        lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("mip_rel_gap", 0.0),
+        ):
+            h.setOptionValue(option, value)
+        remaining = self._deadline - time.perf_counter()
+        if math.isfinite(remaining):
+            h.setOptionValue("time_limit", max(remaining, 0.01))
+        h.passModel(lp)
+        h.run()
+        lp.col_lower_, lp.col_upper_ = fixed
+        lp.integrality_ = []
+        info, solution = h.getInfo(), h.getSolution()
+        if not solution.value_valid or info.primal_solution_status != 2:
+            return None
+        return np.rint(np.asarray(solution.col_value))
 
     def _say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
@@ -833,7 +943,8 @@ class _Dual:
 
     def __init__(self, session: DecompositionSession, multipliers: np.ndarray, warm: bool):
         self.session = session
-        self.evaluate = session._rank_one if session._rank_one is not None else session._evaluate
+        rank_one = session._rank_one
+        self.evaluate = session._evaluate if rank_one is None else (lambda lam: rank_one(lam, session))
         highspy = session._highspy
         self.highspy = highspy
         m = len(session.active)
@@ -863,7 +974,7 @@ class _Dual:
         h.addVars(m, low, high)
         self.h = h
         self.columns = np.arange(m + 1, dtype=np.int32)
-        for point, value, usage in session._shifted_cuts():
+        for point, value, usage in session._shifted_cuts() if warm else ():
             self._add_cut(point, value, usage)
         self.center_value, self.center_usage = self._measure(self.center)
 
@@ -974,7 +1085,13 @@ class _Dual:
     def store(self) -> None:
         """Keep the cuts for the next solve of the same objective (see `_shifted_cuts`)."""
         session = self.session
-        cuts = (session.rhs.copy(), np.array(self.points), np.array(self.values), np.array(self.usages))
+        keep = slice(-_KEPT_CUTS, None)  # the newest: the master LP stays small over a long sweep
+        cuts = (
+            session.rhs.copy(),
+            np.array(self.points[keep]),
+            np.array(self.values[keep]),
+            np.array(self.usages[keep]),
+        )
         session._cuts[session._key] = cuts
 
 
@@ -1032,9 +1149,8 @@ class _RankOneDual:
     Only the multipliers come from here: the bound and the plan are always computed from the exact profits.
     """
 
-    def __init__(self, session: DecompositionSession, w: np.ndarray, s: np.ndarray, t: np.ndarray):
-        problem, st = session.problem, session.structure
-        self.session = session
+    def __init__(self, problem: Problem, st: _Structure, w: np.ndarray, s: np.ndarray, t: np.ndarray):
+        self.problem = problem
         cache = problem.cache.get("rank_one")
         if cache is None or not np.array_equal(cache[0], w):
             by_w = np.argsort(w)
@@ -1062,10 +1178,9 @@ class _RankOneDual:
         self.same, self.earlier = same, np.tril(np.ones_like(same), -1)  # earlier[j, l]: l < j
 
     @classmethod
-    def recognize(cls, session: DecompositionSession, signed: np.ndarray):
+    def recognize(cls, problem: Problem, st: _Structure, signed: np.ndarray):
         """The evaluator when `signed` is (up to rounding) +-(p v uplift - cost), else None. Checked on a
         fixed sample of pairs: a miss only slows the multipliers down, never changes a bound or a plan."""
-        problem = session.problem
         if problem.n_variables == 0:
             return None
         cohort = problem.cohort
@@ -1077,11 +1192,11 @@ class _RankOneDual:
         model = w[customers] * s[actions] + t[actions]
         for sign in (1.0, -1.0):
             if np.allclose(signed[pairs], sign * model, rtol=1e-9, atol=1e-9):
-                return cls(session, w, sign * s, sign * t)
+                return cls(problem, st, w, sign * s, sign * t)
         return None
 
-    def __call__(self, multipliers: np.ndarray) -> tuple[float, np.ndarray]:
-        session, problem = self.session, self.session.problem
+    def __call__(self, multipliers: np.ndarray, session: DecompositionSession) -> tuple[float, np.ndarray]:
+        problem = self.problem
         alpha = np.concatenate([[0.0], multipliers @ problem.action_coefficients])
         beta = multipliers[problem.customer_rows] @ self.class_coefficients
         intercepts = self.t[None, :] - alpha[None, :] - beta[:, None]

@@ -193,10 +193,12 @@ class Problem:
     def row_activity(self, x: np.ndarray) -> np.ndarray:
         """Left-hand side value of each coupling row at x."""
         x = np.asarray(x, dtype=float)
-        per_action = np.bincount(self.pair_action, weights=x, minlength=self.n_actions)
+        used = np.flatnonzero(x)  # a plan uses few of the pairs: count only those
+        weights = x[used]
+        per_action = np.bincount(self.pair_action[used], weights=weights, minlength=self.n_actions)
         activity = self.action_coefficients @ per_action
         if len(self.customer_rows):
-            per_customer = np.bincount(self.pair_customer, weights=x, minlength=self.n_customers)
+            per_customer = np.bincount(self.pair_customer[used], weights=weights, minlength=self.n_customers)
             activity[self.customer_rows] += self.customer_coefficients @ per_customer
         return activity
 

@@ -11,7 +11,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from optimizer.analysis import Kpis, assignments_frame, compute_kpis, constraint_report, kpis_from_solution
+from optimizer.analysis import (
+    Kpis,
+    assignments_frame,
+    chosen_pairs,
+    compute_kpis,
+    constraint_report,
+    kpis_from_solution,
+)
 from optimizer.model import PlanSettings, Problem, build_problem, policy_count
 from optimizer.solvers import Solution, choose_solver, open_session
 
@@ -85,6 +92,8 @@ class PlanResult:
     kpis: Kpis | None
     constraints: pd.DataFrame
     diagnosis: Diagnosis | None = None
+    # The variables set to 1 in the built problem: what a warm start reuses (not part of the CLI contract).
+    chosen: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def has_plan(self) -> bool:
@@ -161,7 +170,8 @@ def _result_from_solution(
         assignments = assignments_frame(problem, np.zeros(problem.n_variables))
         kpis = None
     constraints = constraint_report(problem, settings, solution.x if solution.has_plan else None)
-    return PlanResult(solution.status, settings, report, assignments, kpis, constraints)
+    chosen = chosen_pairs(solution.x) if solution.has_plan else None
+    return PlanResult(solution.status, settings, report, assignments, kpis, constraints, chosen=chosen)
 
 
 def solve_plan(
@@ -182,7 +192,8 @@ def solve_plan(
     or "decomposition" (`optimizer.decomposition`: any size, a plan within a certified 0.01% gap).
     `progress(fraction, message)` is called as the solve advances (several times for the decomposition).
     `warm_start`: an earlier result on the same problem (or its `solver_report.multipliers`): the
-    decomposition starts from its multipliers. Pass `problem=` to reuse a built model.
+    decomposition starts from its multipliers, and skips its feasibility check when the earlier plan still
+    satisfies the new settings. Pass `problem=` to reuse a built model.
     Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
     """
     settings = settings or PlanSettings()
@@ -194,10 +205,10 @@ def solve_plan(
         progress(0.01, f"solving with {name}")
     with open_session(problem, problem.rhs(settings), name, progress=progress) as session:
         if name == "decomposition" and warm_start is not None:
-            multipliers = (
-                warm_start.solver_report.multipliers if isinstance(warm_start, PlanResult) else warm_start
-            )
-            session.warm_start(multipliers)
+            if isinstance(warm_start, PlanResult):
+                session.warm_start(warm_start.solver_report.multipliers, plan=warm_start.chosen)
+            else:
+                session.warm_start(warm_start)
         solution = session.solve(time_limit)
         result = _result_from_solution(problem, settings, name, reason, solution)
         if solution.status == "infeasible" and diagnose:

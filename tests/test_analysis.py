@@ -30,6 +30,21 @@ def test_kpis_by_hand():
     assert k.budget_utilization_pct == pytest.approx(34 / 35 * 100)
 
 
+def test_assignments_by_hand_keep_the_cohort_and_catalog_types():
+    result = solve_plan(HAND_COHORT, HAND_CATALOG, FREE)  # call 1, email 2 and 3
+    frame = result.assignments
+    assert frame["customer_id"].tolist() == HAND_COHORT["customer_id"].tolist()[:3]
+    assert frame["net_value"].sum() == pytest.approx(53.0)
+    assert (frame["net_value"] == frame["expected_retained_clv"] - frame["cost"]).all()
+    problem = build_problem(HAND_COHORT, HAND_CATALOG)
+    for column in ("customer_id", "subscription_type", "payment_plan", "risk_tier", "value_tier"):
+        assert frame[column].dtype == problem.cohort[column].dtype, column
+    for column in ("action_id", "action_name", "channel"):
+        assert frame[column].dtype == problem.actions[column].dtype, column
+    assert list(frame.index) == [0, 1, 2]
+    assert sorted(result.chosen.tolist()) == result.chosen.tolist() and len(result.chosen) == 3
+
+
 def test_constraint_report_by_hand():
     settings = FREE.with_changes(email_capacity=2, call_capacity=1, min_premium=1.0)
     result = solve_plan(HAND_COHORT, HAND_CATALOG, settings)  # call 1, email 2 and 3 again

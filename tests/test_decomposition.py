@@ -205,6 +205,65 @@ def test_warm_start_reaches_the_same_optimum():
     assert "warm start" in seeded.detail and seeded.objective == pytest.approx(cold.objective, abs=1e-6)
 
 
+def test_warm_start_plan_skips_the_feasibility_check_only_while_it_fits(monkeypatch):
+    """A previous plan that satisfies the new limits proves feasibility (no class MILP); after a budget cut it
+    no longer fits and the exact feasibility check runs again. Both re-plans reach the exact optimum."""
+    rng = np.random.default_rng(11)
+    cohort, catalog = random_instance(rng, 60, 5)
+    problem = build_problem(cohort, catalog)
+    base = PlanSettings(budget=300, email_capacity=40, push_capacity=30, call_capacity=5, min_segment=0.1)
+    options = DecompositionOptions(exact_limit=0, neighbourhood=5)
+    first = decompose(problem, base, options)
+    chosen = np.flatnonzero(first.x > 0.5)
+    calls = []
+    original = DecompositionSession._feasible_plan
+    monkeypatch.setattr(
+        DecompositionSession, "_feasible_plan", lambda self: calls.append(1) or original(self)
+    )
+    for budget, checks in ((360, 0), (200, 1)):
+        settings = base.with_changes(budget=budget)
+        with open_session(problem, problem.rhs(settings), "decomposition", options=options) as session:
+            session.warm_start(first.multipliers, plan=chosen)
+            again = session.solve()
+        assert len(calls) == checks, budget
+        assert again.objective == pytest.approx(exact(problem, settings).objective, abs=1e-6)
+        assert plan_violations(plan_of(problem, again.x), cohort, catalog, settings) == []
+        calls.clear()
+
+
+def test_warm_start_rejects_a_plan_from_another_problem():
+    cohort, catalog, settings = random_case(4)
+    problem = build_problem(cohort, catalog, settings.high_risk_threshold)
+    with open_session(problem, problem.rhs(settings), "decomposition") as session:
+        with pytest.raises(ValueError, match="variable indices"):
+            session.warm_start(None, plan=np.array([problem.n_variables]))
+
+
+@pytest.mark.parametrize(
+    "seed, method",
+    [(1, "integral LP optimum"), (3, "MILP"), (4, "LP optimum rounded")],
+)
+def test_each_way_to_the_neighbourhood_plan_ends_at_the_exact_optimum(seed, method):
+    """The neighbourhood's plan comes from an integral LP optimum, a rounded LP optimum or the MILP (800
+    customers, neighbourhoods of 100); whichever it is, the certificate ends at HiGHS's exact optimum."""
+    rng = np.random.default_rng(seed)
+    cohort, catalog = random_instance(rng, 800, 5)
+    problem = build_problem(cohort, catalog)
+    settings = PlanSettings(
+        budget=float(rng.integers(1600, 4800)),
+        email_capacity=320,
+        push_capacity=240,
+        call_capacity=40,
+        min_segment=0.1,
+    )
+    found = decompose(problem, settings, DecompositionOptions(exact_limit=0, neighbourhood=100))
+    assert f"most ambiguous customers ({method})" in found.detail
+    assert found.status == "optimal" and found.mip_gap == 0.0
+    with open_session(problem, problem.rhs(settings), "highs") as session:
+        assert found.objective == pytest.approx(session.solve().objective, abs=1e-6)
+    assert plan_violations(plan_of(problem, found.x), cohort, catalog, settings) == []
+
+
 def test_lp_relaxation_and_duals_match_highs():
     cohort, catalog, settings = random_case(9)
     problem = build_problem(cohort, catalog, settings.high_risk_threshold)
@@ -231,7 +290,7 @@ def test_fast_rank_one_pricing_matches_the_dense_pass():
     assert session._rank_one is not None  # the retention objective is recognized
     for _ in range(5):
         lam = session._signed(rng.normal(0, 20, problem.n_coupling))
-        fast_value, fast_activity = session._rank_one(lam)
+        fast_value, fast_activity = session._rank_one(lam, session)
         dense_value, dense_activity = session._evaluate(lam)
         assert fast_value == pytest.approx(dense_value, rel=1e-12)
         assert np.allclose(fast_activity, dense_activity)
@@ -257,7 +316,7 @@ def test_lagrangian_by_hand():
     session = DecompositionSession(problem, problem.rhs(FREE_SETTINGS.with_changes(budget=10)))
     lam = np.zeros(problem.n_coupling)
     lam[problem.row_index("budget")] = 1.0
-    for evaluate in (session._rank_one, session._evaluate):
+    for evaluate in (lambda m: session._rank_one(m, session), session._evaluate):
         value, activity = evaluate(lam)
         assert value == pytest.approx(18.0)
         assert activity[problem.row_index("budget")] == 12.0
