@@ -27,8 +27,8 @@ actions evaluates it, and at the LP optimum only the customers near a tie are am
    random sample. A warm start begins at the previous multipliers, with the previous cuts (kept on the
    problem), and an earlier plan that still fits the new right-hand sides replaces step 2.
 4. Plan: every customer at its best action at the multipliers (one exact pricing pass), then a plan over the
-   customers with the smallest margins (each offered its three best options), everyone else fixed: their LP
-   relaxation (integral: the MILP's optimum), else its rounding by fix-and-solve, else their exact MILP;
+   customers with the smallest margins (each offered its three best options), everyone else fixed: the
+   exact MILP over them (its LP relaxation first, which is usually integral and then the MILP's optimum);
    every candidate plan is checked against every row before use.
 5. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
    (bound - objective) / |objective|. When few choices have a loss below bound - objective, reduced-cost
@@ -113,7 +113,7 @@ class _Sub:
     objective: float | None
     bound: float | None
     duals: np.ndarray | None  # active coupling rows' duals (LP only)
-    method: str = ""  # integer models: "integral LP optimum" | "LP optimum rounded" | "MILP"
+    method: str = ""  # "LP", or for integer models "integral LP optimum" | "MILP"
 
 
 @dataclass
@@ -648,31 +648,21 @@ class DecompositionSession:
             members, reps, sizes, allowed = self._identical_groups(
                 customers, self._best_options(prices, customers)
             )
-            rhs = self.rhs[self.active] - base.without(customers)[self.active]
-            # A rounded LP optimum first (a good plan is enough when it reaches the target gap: the
-            # certificate below then closes the gap exactly); the exact MILP over them when it does not.
-            for exact in (False, True):
-                sub = self._solve_units(
-                    reps,
-                    sizes,
-                    allowed,
-                    rhs,
-                    integer=True,
-                    abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
-                    presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
-                    exact=exact,
-                )
-                if sub.values is not None:
-                    choices = base.spread(customers, members, sizes, sub)
-                    value, feasible = base.evaluate(customers, choices)
-                    if value > best_value and feasible:
-                        best, best_value, method = (customers, choices), value, sub.method
-                reached = self._gap(best_value, bound) <= self.options.target_gap
-                if sub.method != "LP optimum rounded" or (
-                    reached and self._within_gap(prices, best_value) <= size
-                ):
-                    break  # (a rounded plan stands when certifying it frees no more customers than this MILP)
-            if reached or freed_count >= n:
+            sub = self._solve_units(
+                reps,
+                sizes,
+                allowed,
+                self.rhs[self.active] - base.without(customers)[self.active],
+                integer=True,
+                abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
+                presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
+            )
+            if sub.values is not None:
+                choices = base.spread(customers, members, sizes, sub)
+                value, feasible = base.evaluate(customers, choices)
+                if value > best_value and feasible:
+                    best, best_value, method = (customers, choices), value, sub.method
+            if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
                 break
             size *= 4
         detail = f"Lagrangian decomposition: {start}; " + (
@@ -696,13 +686,6 @@ class DecompositionSession:
         status = "optimal" if gap <= self.options.target_gap else "time_limit"
         self._last_plan = choice
         return self._solution(status, choice, best_value, bound, detail, multipliers=prices.multipliers)
-
-    def _within_gap(self, prices: _Prices, value: float) -> int:
-        """How many customers the certificate of a plan worth `value` would free (0 if nothing to close)."""
-        gap = prices.bound - value
-        if gap <= ABSOLUTE_GAP:
-            return 0
-        return int(np.count_nonzero(prices.margin <= gap * (1 + 1e-9) + 1e-9 * self.scale))
 
     def _certify(self, prices: _Prices, base: _Base, value: float):
         """Reduced-cost fixing: a plan better than `value` only uses choices whose loss is below
@@ -784,15 +767,12 @@ class DecompositionSession:
         must_act: np.ndarray | None = None,
         abs_gap: float = ABSOLUTE_GAP,
         presolve: bool = True,
-        exact: bool = True,
     ) -> _Sub:
         """max sum profit[k, rep] y[u, k] over units u (a customer, or `sizes[u]` interchangeable customers
         represented by `reps[u]`) and allowed actions k, subject to the active coupling rows with right-hand
         sides `rhs` and sum_k y[u, k] <= sizes[u] (= with `must_act`); 0 <= y <= sizes; integer if asked.
 
-        Integer models solve the LP relaxation first (its optimum, if integral, is the MILP's). With
-        `exact=False` a fractional LP optimum is rounded by `_round_lp` (status "feasible": a good plan, no
-        bound), and only if that fails is the MILP solved whole."""
+        Integer models solve the LP relaxation first: its optimum, if integral, is the MILP's."""
         p = self.problem
         highspy = self._highspy
         units, actions = np.nonzero(allowed)
@@ -862,19 +842,11 @@ class DecompositionSession:
             if status == ms.kOptimal and solution.value_valid:
                 values = np.asarray(solution.col_value)
                 rounded = np.rint(values)
-                fractional = np.abs(values - rounded) > _INTEGRAL
-                if not fractional.any():
+                if np.all(np.abs(values - rounded) <= _INTEGRAL):
                     objective = float(lp.col_cost_ @ rounded)
                     return _Sub(
                         "optimal", units, actions, rounded, objective, objective, None, "integral LP optimum"
                     )
-                if not exact:
-                    found = self._round_lp(lp, units, fractional, rounded)
-                    if found is not None:
-                        value = float(lp.col_cost_ @ found)
-                        return _Sub(
-                            "feasible", units, actions, found, value, None, None, "LP optimum rounded"
-                        )
             lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
             h.passModel(lp)
             h.run()
@@ -895,38 +867,6 @@ class DecompositionSession:
             duals = np.asarray(solution.row_dual)[: len(active)] if optimal and solution.dual_valid else None
         label = "optimal" if optimal else ("time_limit" if has_values else "no_solution")
         return _Sub(label, units, actions, values, objective, bound, duals, "MILP" if integer else "LP")
-
-    def _round_lp(
-        self, lp, units: np.ndarray, fractional: np.ndarray, rounded: np.ndarray
-    ) -> np.ndarray | None:
-        """Fix-and-solve: every unit whose LP values are all integral keeps them; a MILP over the few units
-        with a fractional value (about one per coupling row) places those. None if that MILP has no
-        solution (the fixed units leave the others no integral room)."""
-        highspy = self._highspy
-        loose = np.isin(units, units[fractional])
-        fixed = lp.col_lower_.copy(), lp.col_upper_.copy()
-        lp.col_lower_ = np.where(loose, fixed[0], rounded)
-        lp.col_upper_ = np.where(loose, fixed[1], rounded)
-        lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("mip_rel_gap", 0.0),
-        ):
-            h.setOptionValue(option, value)
-        remaining = self._deadline - time.perf_counter()
-        if math.isfinite(remaining):
-            h.setOptionValue("time_limit", max(remaining, 0.01))
-        h.passModel(lp)
-        h.run()
-        lp.col_lower_, lp.col_upper_ = fixed
-        lp.integrality_ = []
-        info, solution = h.getInfo(), h.getSolution()
-        if not solution.value_valid or info.primal_solution_status != 2:
-            return None
-        return np.rint(np.asarray(solution.col_value))
 
     def _say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
