@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optimizer.churn.figures import probability_bins
+
 GREEN = "#1DB954"
 DARK_GREEN = "#117A37"
 LIGHT_GREEN = "#A7E9BE"
@@ -53,14 +55,17 @@ def utilization_color(pct: float | None) -> str:
 
 
 def churn_histogram(cohort: pd.DataFrame, bins: int = 20) -> go.Figure:
-    """Histogram of churn probabilities with the Low/Medium/High tier boundaries marked."""
-    p = cohort["churn_probability"].astype(float)
+    """Histogram of churn probabilities (counted here, drawn as bars) with the tier boundaries marked."""
+    edges, counts = probability_bins(cohort["churn_probability"], bins)
+    ranges = [f"{low:.0%}–{high:.0%}" for low, high in zip(edges[:-1], edges[1:], strict=True)]
     fig = go.Figure(
-        go.Histogram(
-            x=p,
-            xbins={"start": 0.0, "end": 1.0, "size": 1.0 / bins},
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=1.0 / bins,
+            customdata=ranges,
             marker={"color": GREEN, "line": {"color": "white", "width": 1}},
-            hovertemplate="Churn probability %{x}<br>%{y} customers<extra></extra>",
+            hovertemplate="Churn probability %{customdata}<br>%{y:,} customers<extra></extra>",
             name="Customers",
         )
     )
@@ -70,7 +75,7 @@ def churn_histogram(cohort: pd.DataFrame, bins: int = 20) -> go.Figure:
     fig.add_annotation(x=0.5, y=1.02, yref="paper", text="Medium", showarrow=False)
     fig.add_annotation(x=0.85, y=1.02, yref="paper", text="High", showarrow=False)
     fig.update_xaxes(title="Churn probability", range=[0, 1], tickformat=".0%", dtick=0.1)
-    fig.update_yaxes(title="Number of customers")
+    fig.update_yaxes(title="Number of customers", tickformat=",")
     fig.update_layout(bargap=0.05, showlegend=False)
     return _layout(fig, "Churn probability distribution")
 
