@@ -22,6 +22,7 @@ from optimizer import (
     marginal_values,
     solve_plan,
 )
+from optimizer.model import Problem
 
 STAGES = (
     (0.2, ":material/fact_check: Preparing customer data…"),
@@ -57,10 +58,11 @@ class RunRecord:
     def status(self) -> str:
         return self.result.status
 
-    def ensure_marginal(self) -> pd.DataFrame | None:
-        """Marginal values of this run's limits, computed on first use (they take several re-solves)."""
+    def ensure_marginal(self, problem: Problem | None = None) -> pd.DataFrame | None:
+        """Marginal values of this run's limits, computed on first use (they take several re-solves);
+        `problem`: this run's built model, if at hand."""
         if self.marginal is None and self.result.has_plan and self.cohort is not None:
-            self.marginal = marginal_values(self.cohort, self.catalog, self.settings)
+            self.marginal = marginal_values(self.cohort, self.catalog, self.settings, problem=problem)
         return self.marginal
 
 
@@ -76,9 +78,11 @@ def run_plan(
     plan_date: dt.date | None = None,
     progress: Callable[[float, str], None] | None = None,
     with_marginal: bool = True,
+    problem: Problem | None = None,
 ) -> RunRecord:
     """Solve the week's plan; when there is a plan also build the export files and (unless
-    `with_marginal` is False: the app computes them after showing the plan) the marginal values."""
+    `with_marginal` is False: the app computes them after showing the plan) the marginal values.
+    `problem`: the model already built for this cohort, catalog and threshold (the app caches it)."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -90,7 +94,8 @@ def run_plan(
     stage(0)
     high_risk = int((cohort["churn_probability"].to_numpy(dtype=float) > settings.high_risk_threshold).sum())
     stage(1)
-    problem = build_problem(cohort, catalog, settings.high_risk_threshold)
+    if problem is None:
+        problem = build_problem(cohort, catalog, settings.high_risk_threshold)
     stage(2)
     solving, text = STAGES[2]
     result = solve_plan(

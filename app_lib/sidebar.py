@@ -351,6 +351,7 @@ def _run(cohort, catalog, settings: PlanSettings, page: str) -> None:
         cohort,
         catalog,
         settings,
+        problem=state.problem_for(ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], settings, cohort, catalog),
         cohort_token=ss[state.COHORT_TOKEN],
         catalog_token=ss[state.CATALOG_TOKEN],
         cohort_label=ss.get(state.COHORT_LABEL, ""),

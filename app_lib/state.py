@@ -1,8 +1,8 @@
 """Session state (initialized once per session, from every entry page) and cached, bounded loaders.
 
 Caching follows the project style: `st.cache_data` with `max_entries` for data and solver results keyed by
-content tokens of the cohort and catalog; no Gurobi environment is ever cached or shared (each core call
-opens its own).
+content tokens of the cohort and catalog; the built model (`Problem`, read-only once built) is shared with
+`st.cache_resource`; no Gurobi environment is ever cached or shared (each core call opens its own).
 """
 
 from __future__ import annotations
@@ -15,9 +15,18 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from optimizer import InputError, PlanSettings, load_bundled_cohort, load_catalog, minimum_budget, solve_plan
+from optimizer import (
+    InputError,
+    PlanSettings,
+    build_problem,
+    load_bundled_cohort,
+    load_catalog,
+    minimum_budget,
+    solve_plan,
+)
 from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
 from optimizer.data import bundled_data_dir
+from optimizer.model import Problem
 
 # Shared session-state keys (page-local keys carry their page's prefix: sens_, cat_, data_).
 SETTINGS = "settings"
@@ -115,6 +124,38 @@ def load_bundled() -> tuple[pd.DataFrame | None, list[str]]:
         return _bundled_cohort(), []
     except InputError as error:
         return None, [str(p) for p in error.problems]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_problem(
+    cohort_token: str,
+    catalog_token: str,
+    high_risk_threshold: float,
+    _cohort: pd.DataFrame,
+    _catalog: pd.DataFrame,
+) -> Problem:
+    """The built model for a cohort, catalog and high-risk threshold, shared by every rerun and session.
+
+    Safe to share: a `Problem` is not changed after `build_problem` except for derived arrays the solvers
+    add on first use (its sparse matrix, under its own lock, and the decomposition's customer classes in
+    `Problem.cache`), which depend only on the problem itself. Solver sessions and Gurobi environments are
+    opened per call and never cached.
+    """
+    return build_problem(_cohort, _catalog, high_risk_threshold)
+
+
+def problem_for(cohort_token: str, catalog_token: str, settings: PlanSettings, cohort, catalog) -> Problem:
+    """`cached_problem` for the settings' high-risk threshold."""
+    return cached_problem(cohort_token, catalog_token, float(settings.high_risk_threshold), cohort, catalog)
+
+
+def record_problem(record) -> Problem | None:
+    """The cached model a run was solved on (None when the run does not carry its data and tokens)."""
+    if record is None or record.cohort is None or not (record.cohort_token and record.catalog_token):
+        return None
+    return problem_for(
+        record.cohort_token, record.catalog_token, record.settings, record.cohort, record.catalog
+    )
 
 
 # --- session -------------------------------------------------------------------------------------
@@ -250,7 +291,8 @@ def slider_bounds(
         max_saturation=1.0,
         min_segment=0.0,
     )
-    free = solve_plan(cohort, catalog, unlimited, diagnose=False)
+    problem = problem_for(cohort_token, catalog_token, unlimited, cohort, catalog)
+    free = solve_plan(cohort, catalog, unlimited, diagnose=False, problem=problem)
     free_spend = free.kpis.total_spend if free.kpis else 0.0
     upper = _nice_ceiling(1.1 * max(free_spend, cheapest_all))
     p = cohort["churn_probability"].to_numpy(dtype=float)
@@ -288,11 +330,12 @@ def preflight(
     cohort_token: str, catalog_token: str, key: tuple, _cohort: pd.DataFrame, _catalog: pd.DataFrame
 ) -> Preflight:
     settings = PlanSettings(**dict(key))
-    need = minimum_budget(_cohort, _catalog, settings)
+    problem = problem_for(cohort_token, catalog_token, settings, _cohort, _catalog)
+    need = minimum_budget(_cohort, _catalog, settings, problem=problem)
     conflict = None
     if need.minimum_budget is None:
         # The budget is not the problem: diagnose with an unlimited budget to name the conflicting rules.
-        probe = solve_plan(_cohort, _catalog, settings.with_changes(budget=1e9))
+        probe = solve_plan(_cohort, _catalog, settings.with_changes(budget=1e9), problem=problem)
         conflict = probe.diagnosis.message if probe.diagnosis else need.message
     return Preflight(need.minimum_budget, need.feasible_at_current_budget, need.message, conflict)
 
@@ -308,4 +351,6 @@ def cached_sweep(
 ) -> pd.DataFrame:
     from optimizer import budget_sweep
 
-    return budget_sweep(_cohort, _catalog, PlanSettings(**dict(key)), list(budgets))
+    settings = PlanSettings(**dict(key))
+    problem = problem_for(cohort_token, catalog_token, settings, _cohort, _catalog)
+    return budget_sweep(_cohort, _catalog, settings, list(budgets), problem=problem)

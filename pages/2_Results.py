@@ -213,7 +213,7 @@ with st.expander("Implementation guide", icon=":material/menu_book:"):
 # Marginal values take several re-solves: computed last, so everything above is already on screen.
 with marginal_slot:
     with st.spinner("Pricing each limit (re-solving)…"):
-        marginal_values = record.ensure_marginal()
+        marginal_values = record.ensure_marginal(state.record_problem(record))
     marginal = tables.marginal_table(marginal_values) if marginal_values is not None else None
     if marginal is None or marginal.empty:
         st.success(

@@ -56,7 +56,12 @@ def test_the_note_says_what_was_scaled():
         "unchanged."
     )
     raised = scaling.scaling_note(
-        REPORT.with_changes(budget=200.0), 333, 250, "your settings", raised_from=120.0, no_budget_enough=False
+        REPORT.with_changes(budget=200.0),
+        333,
+        250,
+        "your settings",
+        raised_from=120.0,
+        no_budget_enough=False,
     )
     assert "calls unlimited" in raised and "× 1.33" in raised
     assert raised.endswith("The budget was raised from $120 to $200, the least the coverage policies need.")
@@ -70,3 +75,25 @@ def test_scaling_never_lowers_a_limit_below_its_proportional_share(customers):
     assert scaled.budget >= 150 * factor - 1e-9
     assert scaled.email_capacity >= 120 * factor - 1e-9 and scaled.call_capacity >= 20 * factor - 1e-9
     assert scaled.budget <= 150 * factor * 1.03 + 1  # nice, not generous: within a 100th step (+ rounding)
+
+
+def test_the_built_model_is_cached_per_cohort_catalog_and_threshold(reference_cohort):
+    from app_lib import state
+    from app_lib.runner import run_plan
+    from optimizer import load_catalog
+
+    catalog = load_catalog()
+    problem = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.7, reference_cohort, catalog)
+    again = state.problem_for(
+        "scale-test-cohort", "scale-test-catalog", PlanSettings(), reference_cohort, catalog
+    )
+    assert again is problem, "the same data and threshold reuse the built model"
+    other = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.6, reference_cohort, catalog)
+    assert other is not problem and other.high_risk_threshold == 0.6
+    # a run on the shared model is the README's corrected plan ($3,414.63 at $150), twice (nothing in the
+    # shared model changes between runs)
+    for _ in range(2):
+        record = run_plan(reference_cohort, catalog, PlanSettings(), problem=problem)
+        assert round(record.result.kpis.net_value, 2) == 3414.63
+    # +$10 of budget on the shared model: $3,729.83 - $3,414.63
+    assert round(record.ensure_marginal(problem).set_index("key").loc["budget", "exact_gain"], 2) == 315.20
