@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from app_lib import scaling
 from optimizer import (
     InputError,
     PlanSettings,
@@ -43,6 +44,7 @@ LAST_RUN = "last_run"
 PREVIOUS_RUN = "previous_run"
 RUN_REQUESTED = "run_requested"
 PRESET = "preset"  # the preset name shown in the sidebar's selector (widget key "sb_preset")
+SETTINGS_NOTE = "settings_note"  # (settings, text): how the settings were fitted to the cohort
 
 DEFAULT_PRESET = "Default weekly plan"
 REPORT_PRESET = "Published report (2025-11-05)"
@@ -199,11 +201,35 @@ def set_cohort(cohort: pd.DataFrame, label: str, kind: str) -> None:
 
 
 def use_bundled_cohort() -> list[str]:
-    """Switch back to the bundled data; returns the problems if it cannot be loaded."""
+    """Switch back to the bundled data (and the settings back to its size); returns the problems if it
+    cannot be loaded."""
     cohort, problems = load_bundled()
     if cohort is not None:
-        set_cohort(cohort, BUNDLED_LABEL, "bundled")
+        use_cohort(cohort, BUNDLED_LABEL, "bundled")
     return problems
+
+
+def use_cohort(cohort: pd.DataFrame, label: str, kind: str) -> str | None:
+    """Put a newly loaded cohort (an upload, the bundled data) in use and fit the settings to its size:
+    a preset's values are scaled from its 250 customers, custom settings from the previous cohort's size.
+    Returns the note telling the user what was scaled (None when nothing changed)."""
+    ss = st.session_state
+    previous = ss.get(COHORT)
+    previous_size = len(previous) if previous is not None else None
+    set_cohort(cohort, label, kind)
+    preset = ss.get(PRESET)
+    if preset in PRESETS or not previous_size:
+        preset = preset if preset in PRESETS else DEFAULT_PRESET
+        base, base_size, source = (
+            PRESETS[preset].settings,
+            scaling.BASE_CUSTOMERS,
+            f"the {preset} preset's values",
+        )
+    else:
+        base, base_size, source = ss[SETTINGS], previous_size, "your settings"
+    settings, note = fit_settings(base, base_size, source)
+    apply_fitted(settings, note)
+    return note
 
 
 def set_catalog(catalog: pd.DataFrame, label: str, *, restart_editor: bool = True) -> None:
@@ -213,6 +239,54 @@ def set_catalog(catalog: pd.DataFrame, label: str, *, restart_editor: bool = Tru
     ss[CATALOG_TOKEN] = frame_token(catalog)
     if restart_editor:
         ss[CATALOG_VERSION] = ss.get(CATALOG_VERSION, 0) + 1
+
+
+def snap_up(value: float, step: float) -> float:
+    """Round up to a multiple of `step` (a larger budget never breaks feasibility)."""
+    return float(math.ceil(round(value / step, 9)) * step)
+
+
+def fit_settings(base: PlanSettings, base_customers: int, source: str) -> tuple[PlanSettings, str | None]:
+    """`base` (written for `base_customers`) for the cohort in use: budget and capacities scaled with the
+    number of customers (`scaling.scale_settings`), the budget on the slider's step and raised to the least
+    the coverage policies need when the scaled budget is short, so the first Run gives a plan. Same size:
+    `base` unchanged and no note."""
+    ss = st.session_state
+    cohort, catalog = ss.get(COHORT), ss[CATALOG]
+    if cohort is None or len(cohort) == base_customers:
+        return base, None
+    customers = len(cohort)
+    settings = scaling.scale_settings(base, customers, base_customers)
+    bounds = slider_bounds(ss[COHORT_TOKEN], ss[CATALOG_TOKEN], cohort, catalog)
+    settings = settings.with_changes(budget=snap_up(settings.budget, bounds.budget_step))
+    check = preflight(ss[COHORT_TOKEN], ss[CATALOG_TOKEN], settings_key(settings), cohort, catalog)
+    raised_from = None
+    if check.minimum_budget is not None and not check.feasible:
+        raised_from = settings.budget
+        settings = settings.with_changes(budget=snap_up(check.minimum_budget, bounds.budget_step))
+    note = scaling.scaling_note(
+        settings,
+        customers,
+        base_customers,
+        source,
+        raised_from=raised_from,
+        no_budget_enough=check.minimum_budget is None,
+    )
+    return settings, note
+
+
+def apply_fitted(settings: PlanSettings, note: str | None) -> None:
+    """Store fitted settings with their note (shown while the settings stay as fitted)."""
+    st.session_state[SETTINGS] = settings
+    st.session_state[SETTINGS_NOTE] = (settings, note) if note else None
+
+
+def settings_note() -> str | None:
+    """How the current settings were fitted to the cohort, while they are unchanged since."""
+    stored = st.session_state.get(SETTINGS_NOTE)
+    if stored and stored[0] == st.session_state.get(SETTINGS):
+        return stored[1]
+    return None
 
 
 def current_settings() -> PlanSettings:

@@ -29,6 +29,11 @@ default_low = float(check.minimum_budget or 0.0)
 default_low = float(math.ceil(round(default_low / bounds.budget_step, 9)) * bounds.budget_step)
 default_high = float(max(bounds.budget_max, default_low + bounds.budget_step))
 default_step = insights.nice_step(default_high - default_low, 12)
+# A different cohort or catalog (e.g. a 75,000-customer upload) gets its own range; typed values stay.
+if ss.get("sens_range_for") != (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN]):
+    for key in ("sens_min", "sens_max", "sens_step"):
+        ss.pop(key, None)
+    ss["sens_range_for"] = (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN])
 ss.setdefault("sens_min", default_low)
 ss.setdefault("sens_max", default_high)
 ss.setdefault("sens_step", default_step)

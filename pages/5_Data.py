@@ -18,6 +18,9 @@ if context.cohort is not None:
         f"In use: {len(context.cohort):,} customers from {esc(ss[state.COHORT_LABEL])}.",
         icon=":material/check_circle:",
     )
+    note = state.settings_note()
+    if note:
+        st.info(esc(note), icon=":material/straighten:")
 else:
     st.error(
         "No customer data is loaded: the bundled files are missing. Upload predictions and features below."
@@ -82,7 +85,7 @@ if st.button(
         ss["data_problems"] = problems_frame(error)
     else:
         ss["data_problems"] = None
-        state.set_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
+        state.use_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
         st.rerun()
 
 problems = ss.get("data_problems")

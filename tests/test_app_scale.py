@@ -4,10 +4,14 @@ paginated tables, export bytes built once per run."""
 from __future__ import annotations
 
 import app_support  # noqa: F401  (puts the repository on sys.path)
+import numpy as np
+import pandas as pd
 import pytest
+from app_support import all_text, app_session
 
-from app_lib import scaling
-from optimizer import PlanSettings
+from app_lib import scaling, sidebar, state
+from optimizer import PlanSettings, load_catalog, load_cohort, minimum_budget, solve_plan
+from optimizer.data import bundled_data_dir
 
 REPORT = PlanSettings(
     budget=150.0,
@@ -97,3 +101,118 @@ def test_the_built_model_is_cached_per_cohort_catalog_and_threshold(reference_co
         assert round(record.result.kpis.net_value, 2) == 3414.63
     # +$10 of budget on the shared model: $3,729.83 - $3,414.63
     assert round(record.ensure_marginal(problem).set_index("key").loc["budget", "exact_gain"], 2) == 315.20
+
+
+# --- the app with a large upload ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohort_20k(tmp_path_factory) -> tuple[bytes, bytes]:
+    """20,000 simulated customers scored by the committed churn model (predictions and features bytes)."""
+    from optimizer.churn.export import features_csv, predictions_csv
+    from optimizer.churn.generate import generate_customers
+    from optimizer.churn.score import score_customers
+
+    scored = score_customers(generate_customers(20_000, 45), source="simulated customers")
+    return predictions_csv(scored).encode(), features_csv(scored).encode()
+
+
+def upload(at, predictions: bytes, features: bytes, names=("week_p.csv", "week_f.csv")):
+    at.file_uploader(key="data_predictions").set_value((names[0], predictions, "text/csv"))
+    at.file_uploader(key="data_features").set_value((names[1], features, "text/csv")).run()
+    at.button(key="data_load").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_20000_customer_upload_gets_scaled_settings_and_a_certified_plan_on_the_first_run(
+    cohort_20k, tmp_path
+):
+    at = upload(app_session("data", cohort=False).run(), *cohort_20k)
+    assert at.session_state[state.COHORT_KIND] == "uploaded"
+    # 20,000 / 250 = 80: $150 x 80 = $12,000, 120 x 80 = 9,600, 100 x 80 = 8,000, 20 x 80 = 1,600
+    scaled = PlanSettings(budget=12_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600)
+    assert at.session_state[state.SETTINGS] == scaled
+    note = (
+        "Settings scaled to 20,000 customers: budget $12,000 per week, email 9,600, push/in-app 8,000, "
+        "calls 1,600 (the Default weekly plan preset's values for 250 customers × 80); coverage policies "
+        "unchanged."
+    )
+    assert note in all_text(at), "the Data page says what was scaled"
+    assert any(note in c.value.replace("\\", "") for c in at.sidebar.caption), "and so does the sidebar"
+    assert (
+        at.sidebar.slider(key="sb_email").value == 9_600 and at.sidebar.slider(key="sb_email").max == 20_000
+    )
+    assert at.sidebar.slider(key="sb_budget").value == 12_000
+
+    at.sidebar.button(key="sb_run").click().run()
+    assert not at.exception
+    record = at.session_state[state.LAST_RUN]
+    report = record.result.solver_report
+    assert record.status == "optimal" and report.solver == "decomposition"
+    assert report.mip_gap is not None and report.mip_gap <= 1e-4
+    # the same plan as the core on the same files and settings
+    (tmp_path / "p.csv").write_bytes(cohort_20k[0])
+    (tmp_path / "f.csv").write_bytes(cohort_20k[1])
+    core = solve_plan(load_cohort(tmp_path / "p.csv", tmp_path / "f.csv"), load_catalog(), scaled)
+    assert round(record.result.kpis.net_value, 2) == round(core.kpis.net_value, 2)
+    assert record.result.kpis.total_spend <= 12_000 + 1e-6
+
+    # back to the bundled data: the defaults exactly as they were, and no note
+    at.switch_page("pages/5_Data.py").run()
+    at.button(key="data_bundled").click().run()
+    assert at.session_state[state.SETTINGS] == PlanSettings()
+    assert "Settings scaled" not in all_text(at)
+
+
+def test_the_report_preset_scales_on_a_large_cohort_and_is_exact_on_250(cohort_20k):
+    at = upload(app_session("data", cohort=False).run(), *cohort_20k)
+    at.sidebar.selectbox(key="sb_preset").set_value(state.REPORT_PRESET).run()
+    assert not at.exception
+    report = state.PRESETS[state.REPORT_PRESET].settings
+    assert at.session_state[state.SETTINGS] == report.with_changes(
+        budget=12_000.0, email_capacity=9_600, push_capacity=8_000
+    )
+    assert at.session_state[state.CATALOG_LABEL] == state.PRESETS[state.REPORT_PRESET].catalog_label
+    at.button(key="data_bundled").click().run()  # the preset stays selected: its exact 250-customer values
+    assert at.session_state[state.SETTINGS] == report
+
+
+def test_a_scaled_budget_too_small_for_the_policies_is_raised_to_what_they_need(tmp_path):
+    """500 customers, all high risk (the bundled cohort twice, churn probability at least 0.72): $150 x 2 =
+    $300 cannot meet 60% high-risk coverage; the policies need $960, so the budget starts there."""
+    folder = bundled_data_dir()
+    predictions = pd.read_csv(folder / "prediction_250.csv")
+    features = pd.read_csv(folder / "test_250.csv")
+    twice = pd.concat([predictions, predictions.assign(customer_id=predictions["customer_id"] + 10**6)])
+    twice["churn_probability"] = np.maximum(twice["churn_probability"], 0.72)
+    features = pd.concat([features, features.assign(customer_id=features["customer_id"] + 10**6)])
+    twice.to_csv(tmp_path / "p.csv", index=False)
+    features.to_csv(tmp_path / "f.csv", index=False)
+    scaled = PlanSettings(budget=300.0, email_capacity=240, push_capacity=200, call_capacity=40)
+    need = minimum_budget(load_cohort(tmp_path / "p.csv", tmp_path / "f.csv"), load_catalog(), scaled)
+    assert need.minimum_budget == 960.0
+
+    at = upload(
+        app_session("data", cohort=False).run(),
+        (tmp_path / "p.csv").read_bytes(),
+        (tmp_path / "f.csv").read_bytes(),
+    )
+    bounds = at.session_state[sidebar.BOUNDS]
+    assert at.session_state[state.SETTINGS] == scaled.with_changes(budget=sidebar.snap_budget(960.0, bounds))
+    assert "The budget was raised from $300 to $960, the least the coverage policies need." in all_text(at)
+    at.sidebar.button(key="sb_run").click().run()
+    assert at.session_state[state.LAST_RUN].status == "optimal"
+
+
+def test_the_sensitivity_range_follows_a_newly_loaded_cohort(cohort_20k):
+    at = app_session("sensitivity", cohort=False).run()
+    assert at.session_state["sens_max"] < 12_000, "the bundled cohort's range"
+    at.switch_page("pages/5_Data.py").run()
+    upload(at, *cohort_20k)
+    at.switch_page("pages/3_Sensitivity.py").run()
+    assert not at.exception
+    bounds = at.session_state[sidebar.BOUNDS]
+    # from the least budget the scaled policies need ($9,986, on the slider's step) to the data's maximum
+    assert at.session_state["sens_min"] == sidebar.snap_budget(9_986.0, bounds)
+    assert at.session_state["sens_max"] == bounds.budget_max
