@@ -29,12 +29,7 @@ if not state.run_is_current(record):
     )
 
 result = record.result
-report = result.solver_report
-st.caption(
-    f"Solver: {esc(report.solver.capitalize())}, {report.runtime_seconds:.2f} s of solver time (whole run "
-    f"{record.seconds:.2f} s); {esc(report.reason)}. Data: {esc(record.cohort_label)}; catalog: "
-    f"{esc(record.catalog_label)}."
-)
+st.caption(f"Data: {esc(record.cohort_label)}; catalog: {esc(record.catalog_label)}.")
 
 if not results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN)):
     st.stop()

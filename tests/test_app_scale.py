@@ -157,6 +157,15 @@ def test_a_20000_customer_upload_gets_scaled_settings_and_a_certified_plan_on_th
     core = solve_plan(load_cohort(tmp_path / "p.csv", tmp_path / "f.csv"), load_catalog(), scaled)
     assert round(record.result.kpis.net_value, 2) == round(core.kpis.net_value, 2)
     assert record.result.kpis.total_spend <= 12_000 + 1e-6
+    # the Results page names the solver path, why, and its certificate
+    at.switch_page("pages/2_Results.py").run()
+    assert not at.exception
+    text = all_text(at)
+    assert (
+        "Solver: Decomposition (open-source, 20,000 customers: "
+        f"{report.n_variables:,} variables exceed gurobipy's 2,000-variable license limit): proven optimal."
+    ) in text
+    assert f"upper bound ${report.bound:,.2f}, certified gap 0.00%" in text
 
     # back to the bundled data: the defaults exactly as they were, and no note
     at.switch_page("pages/5_Data.py").run()
@@ -216,3 +225,67 @@ def test_the_sensitivity_range_follows_a_newly_loaded_cohort(cohort_20k):
     # from the least budget the scaled policies need ($9,986, on the slider's step) to the data's maximum
     assert at.session_state["sens_min"] == sidebar.snap_budget(9_986.0, bounds)
     assert at.session_state["sens_max"] == bounds.budget_max
+
+
+# --- the solver's certificate in words --------------------------------------------------------------------
+
+
+def test_certificate_of_an_exact_milp(reference_cohort):
+    from app_lib.solver_text import solver_summary
+    from optimizer.solvers import gurobi_available
+
+    # the product defaults on the reference cohort: $3,414.63 (README), 1,576 variables, 268 constraints
+    report = solve_plan(reference_cohort, load_catalog(), PlanSettings()).solver_report
+    summary = solver_summary(report, len(reference_cohort))
+    if gurobi_available():
+        assert summary.headline == "Gurobi, exact MILP: proven optimal"
+        assert summary.reason == (
+            "Why this solver: the model (1,576 variables and 268 constraints) fits gurobipy's size-limited "
+            "license."
+        )
+    else:
+        assert summary.headline == "HiGHS, exact MILP (open-source): proven optimal"
+    assert summary.figures.startswith(
+        "Objective (net value) $3,414.63, upper bound $3,414.63, certified gap 0.00%; "
+    )
+    assert summary.detail == ""
+    infeasible = solve_plan(reference_cohort, load_catalog(), PlanSettings(budget=10)).solver_report
+    assert solver_summary(infeasible, 250).headline.endswith(
+        "proven infeasible (no plan meets every setting)"
+    )
+
+
+def test_certificate_of_the_decomposition_over_the_license_limit():
+    from app_lib.solver_text import solver_summary
+    from optimizer.plan import SolverReport
+
+    report = SolverReport(
+        solver="decomposition",
+        reason="the model has 461,910 variables and 75,018 constraints, over the 2,000 limit of gurobipy's "
+        "size-limited pip license, so the decomposition over the coupling constraints ran (certified gap)",
+        status="optimal",
+        runtime_seconds=0.1332,
+        objective=1_104_081.4187,
+        bound=1_104_081.4187,
+        mip_gap=0.0,
+        n_variables=461_910,
+        n_constraints=75_018,
+        detail="Lagrangian decomposition: cold start, 76 dual evaluations",
+    )
+    summary = solver_summary(report, 75_000)
+    assert summary.headline == (
+        "Decomposition (open-source, 75,000 customers: 461,910 variables exceed gurobipy's 2,000-variable "
+        "license limit): proven optimal"
+    )
+    assert summary.figures == (
+        "Objective (net value) $1,104,081.42, upper bound $1,104,081.42, certified gap 0.00%; "
+        "0.13 s of solver time."
+    )
+    assert summary.detail == "Lagrangian decomposition: cold start, 76 dual evaluations"
+    # a gap left open by a time limit is shown as it is: (1,105,185.50 - 1,104,081.42) / 1,104,081.42
+    stopped = solver_summary(
+        SolverReport(**{**report.__dict__, "status": "time_limit", "bound": 1_105_185.50, "mip_gap": 0.001}),
+        75_000,
+    )
+    assert stopped.headline.endswith("stopped at the time limit")
+    assert "upper bound $1,105,185.50, certified gap 0.10%" in stopped.figures
