@@ -83,11 +83,16 @@ if by_channel.open:
             st.caption("No limit set for: " + esc(", ".join(unlimited)) + ".")
 if top.open:
     with top:
-        frame = ui.as_percent(tables.top_customers(assignments, 50), ["Churn risk"])
-        ui.table(frame, money=["CLV", "Cost", "Retained CLV", "Net value"], percent=["Churn risk"])
         st.info(
-            "These customers offer the highest expected return on retention spend.",
+            "Every treated customer, highest expected return on retention spend first.",
             icon=":material/lightbulb:",
+        )
+        ui.paged_table(
+            tables.top_customers(assignments, None),
+            "res_top",
+            transform=partial(ui.as_percent, columns=["Churn risk"]),
+            money=["CLV", "Cost", "Retained CLV", "Net value"],
+            percent=["Churn risk"],
         )
 
 # --- constraint analysis -------------------------------------------------------------------------

@@ -137,14 +137,20 @@ with st.expander("File format"):
         on_click="ignore",
     )
 
+
+def _preview_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    shown = ui.as_percent(rows, ["churn_probability"])
+    shown["customer_id"] = shown["customer_id"].astype(str)
+    return shown
+
+
 if context.cohort is not None:
-    st.subheader("Preview of the data in use")
-    preview = ui.as_percent(context.cohort.head(50), ["churn_probability"])
-    preview["customer_id"] = preview["customer_id"].astype(str)
-    ui.table(
-        preview,
+    st.subheader("The data in use")
+    ui.paged_table(
+        context.cohort,
+        "data_preview",
+        transform=_preview_rows,
         money=["clv"],
         percent=["churn_probability"],
         weekly_hours=st.column_config.NumberColumn(format="%.1f"),
     )
-    st.caption(f"First {min(50, len(context.cohort))} of {len(context.cohort):,} customers.")

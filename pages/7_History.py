@@ -21,7 +21,6 @@ FILE_LABELS = {
     "push_list": "Push/in-app list",
     "call_queue": "Call queue",
 }
-ASSIGNMENT_ROWS_SHOWN = 10_000
 PROBLEMS_LISTED = 20
 
 try:
@@ -245,14 +244,13 @@ if plan_tab.open:
             st.success(esc(ss.pop("hist_flash")[1]), icon=":material/check_circle:")
         rows = plan.plan_rows
         with st.expander(f"Customers in this plan ({len(rows):,}), with the holdout flags"):
-            ui.table(
-                view.assignments_table(rows.head(ASSIGNMENT_ROWS_SHOWN)),
+            ui.paged_table(
+                rows,
+                "hist_assignments",
+                transform=view.assignments_table,
                 money=["Cost", "CLV", "Expected retained CLV", "Net value"],
                 percent=["Churn risk"],
-                key="hist_assignments",
             )
-            if len(rows) > ASSIGNMENT_ROWS_SHOWN:
-                st.caption(f"First {ASSIGNMENT_ROWS_SHOWN:,}: the treatment plan file has all of them.")
 
 if compare_tab.open:
     with compare_tab:
@@ -298,7 +296,7 @@ if compare_tab.open:
                         }
                     )
                     shown["Customer"] = shown["Customer"].astype(str)
-                    ui.table(shown, key="hist_cmp_customers")
+                    ui.paged_table(shown, "hist_cmp_customers")
 
 if outcomes_tab.open:
     with outcomes_tab:

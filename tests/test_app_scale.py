@@ -289,3 +289,64 @@ def test_certificate_of_the_decomposition_over_the_license_limit():
     )
     assert stopped.headline.endswith("stopped at the time limit")
     assert "upper bound $1,105,185.50, certified gap 0.10%" in stopped.figures
+
+
+# --- paginated tables -------------------------------------------------------------------------------------
+
+
+def test_page_slices_of_75000_rows():
+    from app_lib.ui import page_slice
+
+    first = page_slice(75_000, 500, 1)
+    assert (first.start, first.stop, first.pages) == (0, 500, 150)
+    assert first.label == "rows 1–500 of 75,000"
+    last = page_slice(75_000, 1_000, 75)
+    assert (last.start, last.stop, last.label) == (74_000, 75_000, "rows 74,001–75,000 of 75,000")
+    # a partial last page, and pages beyond the end or before the start clamp to the ends
+    assert page_slice(1_234, 500, 3).label == "rows 1,001–1,234 of 1,234"
+    assert page_slice(1_234, 500, 9).page == 3 and page_slice(1_234, 500, 0).page == 1
+    assert page_slice(0, 50, 1).label == "no rows" and page_slice(0, 50, 1).pages == 1
+    with pytest.raises(ValueError, match="page size"):
+        page_slice(10, 0, 1)
+
+
+def test_per_customer_tables_of_a_large_cohort_are_paginated(cohort_20k):
+    at = upload(app_session("data", cohort=False).run(), *cohort_20k)
+    # the Data page: 500 of the 20,000 customers per page
+    shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
+    assert len(shown) == 500
+    assert "rows 1–500 of 20,000 (page 1 of 40)" in all_text(at)
+    at.selectbox(key="data_preview_size").set_value(1_000).run()
+    at.number_input(key="data_preview_page").set_value(3).run()
+    shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
+    assert len(shown) == 1_000 and "rows 2,001–3,000 of 20,000 (page 3 of 20)" in all_text(at)
+    cohort = at.session_state[state.COHORT]
+    assert list(shown["customer_id"]) == cohort["customer_id"].astype(str).iloc[2_000:3_000].tolist()
+
+    # the Results page: every treated customer, best first, a page at a time
+    at.sidebar.button(key="sb_run").click().run()
+    at.switch_page("pages/2_Results.py").run()
+    at.session_state["res_tabs"] = "Top customers"  # open the tab
+    at.run()
+    assert not at.exception
+    treated = at.session_state[state.LAST_RUN].result.assignments
+    top = next(d.value for d in at.dataframe if "Customer ID" in d.value.columns)
+    assert len(top) == 500
+    assert f"rows 1–500 of {len(treated):,}" in all_text(at)
+    best = treated.sort_values(["net_value", "customer_id"], ascending=[False, True]).iloc[0]
+    assert top["Customer ID"].iloc[0] == str(best["customer_id"])
+    # a larger page size while on a later page keeps a valid page (the last one)
+    at.number_input(key="res_top_page").set_value(10).run()
+    at.selectbox(key="res_top_size").set_value(5_000).run()
+    assert not at.exception
+    pages = -(-len(treated) // 5_000)
+    assert pages < 10 and at.number_input(key="res_top_page").value == pages
+    top = next(d.value for d in at.dataframe if "Customer ID" in d.value.columns)
+    assert len(top) == len(treated) - 5_000 * (pages - 1)
+
+
+def test_small_tables_are_shown_whole(reference_cohort):
+    at = app_session("data").run()
+    shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
+    assert len(shown) == len(reference_cohort) == 250
+    assert not [w for w in at.number_input if w.key == "data_preview_page"], "no page controls"
