@@ -21,6 +21,7 @@ from optimizer import (
     build_problem,
     marginal_values,
     solve_plan,
+    to_csv_bytes,
 )
 from optimizer.model import Problem
 
@@ -53,6 +54,7 @@ class RunRecord:
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
     catalog: pd.DataFrame | None = field(default=None, repr=False)
     saved_plan_id: int | None = None  # its id in the plan history once saved (a run is saved at most once)
+    _file_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def status(self) -> str:
@@ -64,6 +66,13 @@ class RunRecord:
         if self.marginal is None and self.result.has_plan and self.cohort is not None:
             self.marginal = marginal_values(self.cohort, self.catalog, self.settings, problem=problem)
         return self.marginal
+
+    def file_bytes(self, name: str) -> bytes:
+        """The CSV bytes of one export file (`Exports.files()` name), serialized once per run: every later
+        download of the same file reuses them."""
+        if name not in self._file_bytes:
+            self._file_bytes[name] = to_csv_bytes(self.exports.files()[name])
+        return self._file_bytes[name]
 
 
 def run_plan(

@@ -7,7 +7,6 @@ import streamlit as st
 from app_lib import figures, history_store, results_view, state, tables, ui
 from app_lib.formatting import esc, money, percent
 from app_lib.page import require_cohort, setup
-from optimizer import to_csv_bytes
 
 context = setup("results", "Results")
 st.title(":material/insights: Optimization results")
@@ -151,7 +150,7 @@ if exports is not None:
         label, icon = labels[kind]
         col.download_button(
             f"{label} ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
-            data=partial(to_csv_bytes, frame),  # the CSV is built when the button is clicked
+            data=partial(record.file_bytes, name),  # built on the first click, then reused
             file_name=name,
             mime="text/csv",
             icon=icon,

@@ -350,3 +350,28 @@ def test_small_tables_are_shown_whole(reference_cohort):
     shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
     assert len(shown) == len(reference_cohort) == 250
     assert not [w for w in at.number_input if w.key == "data_preview_page"], "no page controls"
+
+
+# --- downloads --------------------------------------------------------------------------------------------
+
+
+def test_export_bytes_are_built_once_per_run(reference_cohort, monkeypatch):
+    from app_lib import runner
+    from optimizer import to_csv_bytes
+
+    record = runner.run_plan(reference_cohort, load_catalog(), PlanSettings(), with_marginal=False)
+    calls = []
+
+    def counting(frame):
+        calls.append(len(frame))
+        return to_csv_bytes(frame)
+
+    monkeypatch.setattr(runner, "to_csv_bytes", counting)
+    names = list(record.exports.files())
+    first = {name: record.file_bytes(name) for name in names}
+    again = {name: record.file_bytes(name) for name in names}
+    assert len(calls) == 4, "one serialization per file, however often it is downloaded"
+    assert all(again[name] is first[name] for name in names)
+    plan = first[names[0]].decode().splitlines()
+    assert len(plan) == 1 + record.result.kpis.customers_treated == 73  # header + the 72 treated customers
+    assert first[names[0]] == to_csv_bytes(record.exports.treatment_plan)
