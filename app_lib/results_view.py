@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_lib import sidebar
-from app_lib.formatting import count, esc, money, percent, signed_money
+from app_lib.formatting import count, esc, metric_money, money, percent, signed_money
 from app_lib.runner import RunRecord
 from app_lib.solver_text import solver_summary
 from app_lib.tables import roi_grade
@@ -88,7 +88,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
     cols[1].metric(
         "Weekly spend",
-        money(k.total_spend),
+        metric_money(k.total_spend),
         delta=f"{percent(k.budget_utilization_pct)} of budget"
         if k.budget_utilization_pct is not None
         else None,
@@ -111,7 +111,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     changed = bool(clv_change) and clv_change[0] in "+-"
     cols[3].metric(
         "Expected retained CLV",
-        money(k.expected_retained_clv),
+        metric_money(k.expected_retained_clv),
         delta=clv_change,
         delta_color="normal" if changed else "off",
         delta_arrow="auto" if changed else "off",

@@ -29,8 +29,10 @@ def as_percent(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def table(
     frame: pd.DataFrame, money: list[str] = (), percent: list[str] = (), key: str | None = None, **config
 ):
-    """A read-only table: money columns as $1,234.57, percent columns (already in percent) as 12.3%."""
-    column_config = {c: MONEY for c in money}
+    """A read-only table: money columns as $1,234.57, percent columns (already in percent) as 12.3%, other
+    integer columns with thousands separators (18,720)."""
+    column_config = {c: COUNT for c in frame.columns if pd.api.types.is_integer_dtype(frame[c].dtype)}
+    column_config.update({c: MONEY for c in money})
     column_config.update({c: percent_column() for c in percent})
     column_config.update(config)
     st.dataframe(frame, hide_index=True, column_config=column_config, key=key, placeholder="–")

@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from app_lib import figures, insights, state, ui
-from app_lib.formatting import esc, money, percent
+from app_lib.formatting import esc, metric_money, money, percent
 from app_lib.page import require_cohort, setup
 from optimizer import to_csv_bytes
 
@@ -121,10 +121,10 @@ cols[0].metric(
     money(found.knee_budget, cents=False) if found.knee_budget is not None else "beyond range",
     help=f"Last budget where each extra dollar still returned at least {money(found.threshold)} of net value",
 )
-cols[1].metric("Net value at the knee", money(found.knee_net_value))
+cols[1].metric("Net value at the knee", metric_money(found.knee_net_value))
 cols[2].metric(
     "Maximum net value",
-    money(found.best_net_value),
+    metric_money(found.best_net_value),
     delta=f"at {money(found.best_budget, cents=False)}" if found.best_budget is not None else None,
     delta_color="off",
     delta_arrow="off",
@@ -141,7 +141,7 @@ st.dataframe(
     column_config={
         **{column: ui.MONEY for column in ("Budget", "Total spend", "Retained CLV", "Net value")},
         "ROI": ui.percent_column(digits=0),
-        "Customers": st.column_config.NumberColumn(format="%d"),
+        "Customers": ui.COUNT,
         "Churn prevented": st.column_config.NumberColumn(format="%.2f"),
     },
 )

@@ -375,3 +375,12 @@ def test_export_bytes_are_built_once_per_run(reference_cohort, monkeypatch):
     plan = first[names[0]].decode().splitlines()
     assert len(plan) == 1 + record.result.kpis.customers_treated == 73  # header + the 72 treated customers
     assert first[names[0]] == to_csv_bytes(record.exports.treatment_plan)
+
+
+def test_metric_money_drops_cents_from_seven_figures():
+    from app_lib.formatting import metric_money
+
+    assert metric_money(3_414.6302) == "$3,414.63"
+    assert metric_money(99_999.994) == "$99,999.99"
+    assert metric_money(1_149_081.4187) == "$1,149,081"
+    assert metric_money(-250_000.5) == "-$250,000" and metric_money(None) == "–"

@@ -286,6 +286,11 @@ def test_every_chart_of_a_75000_customer_cohort_aggregates(large):
     assert np.asarray(built["risk_value_heatmap"].data[0].z).sum() == 75_000
     assert sum(built["action_mix_pie"].data[0].values) == 30_000
     assert sum(built["probability_histogram"].data[0].y) == 75_000
+    # counts in the thousands are written with separators
+    customers = built["channel_bars"].data[0]
+    assert [f"{v:,}" for v in customers.y] == list(customers.text) and "," in customers.text[0]
+    heatmap = built["risk_value_heatmap"].data[0]
+    assert heatmap.text[0][0] == f"{np.asarray(heatmap.z)[0][0]:,}" and "," in heatmap.text[0][0]
 
 
 def test_probability_bins_put_edge_values_in_the_upper_bin():
