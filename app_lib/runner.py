@@ -7,6 +7,7 @@ them and tests can call `run_plan` directly.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,9 @@ class RunRecord:
     catalog: pd.DataFrame | None = field(default=None, repr=False)
     saved_plan_id: int | None = None  # its id in the plan history once saved (a run is saved at most once)
     _file_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Held while the run is being saved: on a large cohort a save takes seconds, and download clicks in
+    # quick succession can run their save callbacks in parallel script threads.
+    save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def status(self) -> str:

@@ -384,3 +384,35 @@ def test_metric_money_drops_cents_from_seven_figures():
     assert metric_money(99_999.994) == "$99,999.99"
     assert metric_money(1_149_081.4187) == "$1,149,081"
     assert metric_money(-250_000.5) == "-$250,000" and metric_money(None) == "–"
+
+
+def test_download_clicks_during_a_slow_save_save_the_run_once(reference_cohort, monkeypatch, tmp_path):
+    """At 75,000 customers a save takes seconds and the save callbacks of quick download clicks can run in
+    parallel script threads: the run is still saved once, and every click gets its id."""
+    import threading
+    import time
+
+    from app_lib import history_store
+    from app_lib.runner import run_plan
+    from optimizer.history import HISTORY_URL_ENV, PlanHistory
+
+    url = f"sqlite:///{(tmp_path / 'history.sqlite').as_posix()}"
+    monkeypatch.setenv(HISTORY_URL_ENV, url)
+    store = history_store.plan_history()
+    slow_save = store.save_plan
+
+    def save_slowly(*args, **kwargs):
+        time.sleep(0.3)  # as long as the clicks are apart: both would find the run unsaved
+        return slow_save(*args, **kwargs)
+
+    monkeypatch.setattr(store, "save_plan", save_slowly)
+    record = run_plan(reference_cohort, load_catalog(), PlanSettings(), with_marginal=False)
+    ids = []
+    clicks = [threading.Thread(target=lambda: ids.append(history_store.save_run(record))) for _ in range(3)]
+    for click in clicks:
+        click.start()
+    for click in clicks:
+        click.join()
+    with PlanHistory(url) as history:
+        assert len(history.list_plans()) == 1
+    assert ids == [record.saved_plan_id] * 3
