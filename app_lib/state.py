@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from app_lib import scaling
+from app_lib.formatting import esc, money
 from optimizer import (
     InputError,
     PlanSettings,
@@ -28,6 +29,7 @@ from optimizer import (
 from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
 from optimizer.data import bundled_data_dir
 from optimizer.model import Problem
+from optimizer.solvers import choose_solver
 
 # Shared session-state keys (page-local keys carry their page's prefix: sens_, cat_, data_).
 SETTINGS = "settings"
@@ -428,3 +430,38 @@ def cached_sweep(
     settings = PlanSettings(**dict(key))
     problem = problem_for(cohort_token, catalog_token, settings, _cohort, _catalog)
     return budget_sweep(_cohort, _catalog, settings, list(budgets), problem=problem)
+
+
+SWEEP_BATCH = 2  # budgets per step of a large cohort's sweep (one per solver thread)
+
+
+def sweep(
+    cohort_token: str,
+    catalog_token: str,
+    settings: PlanSettings,
+    budgets: list[float],
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    progress=None,
+) -> pd.DataFrame:
+    """The budget sweep; on a cohort the decomposition solves (too big for the exact MILP) in steps of
+    `SWEEP_BATCH` budgets with `progress(fraction, text)` after each, since one budget can take seconds
+    there. Each step is cached on its own, so a later range reuses the budgets already solved."""
+    key = settings_key(settings)
+    problem = problem_for(cohort_token, catalog_token, settings, cohort, catalog)
+    if choose_solver(problem)[0] != "decomposition":
+        return cached_sweep(cohort_token, catalog_token, key, tuple(budgets), cohort, catalog)
+    parts = []
+    for start in range(0, len(budgets), SWEEP_BATCH):
+        step = tuple(budgets[start : start + SWEEP_BATCH])
+        if progress is not None:
+            budgets_now = " and ".join(esc(money(b, cents=False)) for b in step)
+            progress(
+                start / len(budgets),
+                f"{start:,} of {len(budgets):,} budgets solved; solving {budgets_now} for "
+                f"{len(cohort):,} customers…",
+            )
+        parts.append(cached_sweep(cohort_token, catalog_token, key, step, cohort, catalog))
+    if progress is not None:
+        progress(1.0, f"Solved {len(budgets):,} budgets.")
+    return pd.concat(parts, ignore_index=True)

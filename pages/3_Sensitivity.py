@@ -76,14 +76,17 @@ except ValueError as error:
 
 if submitted and levels:
     started = time.perf_counter()
-    sweep = state.cached_sweep(
+    bar = st.progress(0.0, text="Solving…")
+    sweep = state.sweep(
         ss[state.COHORT_TOKEN],
         ss[state.CATALOG_TOKEN],
-        state.settings_key(settings),
-        tuple(levels),
+        settings,
+        levels,
         cohort,
         context.catalog,
+        progress=lambda fraction, text: bar.progress(fraction, text=text),
     )
+    bar.empty()
     ss["sens_result"] = {
         "sweep": sweep,
         "settings": settings,

@@ -416,3 +416,31 @@ def test_download_clicks_during_a_slow_save_save_the_run_once(reference_cohort, 
     with PlanHistory(url) as history:
         assert len(history.list_plans()) == 1
     assert ids == [record.saved_plan_id] * 3
+
+
+def test_a_large_cohort_sweeps_in_steps_with_progress(cohort_20k, tmp_path):
+    from optimizer import budget_sweep
+
+    (tmp_path / "p.csv").write_bytes(cohort_20k[0])
+    (tmp_path / "f.csv").write_bytes(cohort_20k[1])
+    cohort, catalog = load_cohort(tmp_path / "p.csv", tmp_path / "f.csv"), load_catalog()
+    settings = PlanSettings(budget=12_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600)
+    budgets = [9_000.0, 12_000.0, 20_000.0]
+    steps = []
+    swept = state.sweep(
+        "sweep-test-20k",
+        "sweep-test-catalog",
+        settings,
+        budgets,
+        cohort,
+        catalog,
+        progress=lambda fraction, text: steps.append((round(fraction, 3), text)),
+    )
+    # two budgets per step: 0 of 3 solved, then 2 of 3, then done
+    assert [fraction for fraction, _ in steps] == [0.0, 0.667, 1.0]
+    assert steps[1][1] == "2 of 3 budgets solved; solving \\$20,000 for 20,000 customers…"
+    whole = budget_sweep(cohort, catalog, settings, budgets)
+    assert swept["budget"].tolist() == budgets
+    # $9,000 is below the $9,986 the policies need
+    assert swept["status"].tolist() == whole["status"].tolist() == ["infeasible", "optimal", "optimal"]
+    assert swept["net_value"].round(2).tolist()[1:] == whole["net_value"].round(2).tolist()[1:]
