@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_lib import history_store, state, tables, ui
 from app_lib import history_view as view
-from app_lib.formatting import count, esc, money, percent
+from app_lib.formatting import count, esc, metric_money, money, percent
 from app_lib.page import setup
 from optimizer import InputError, to_csv_bytes
 from optimizer.comparison import compare_plans
@@ -183,9 +183,9 @@ if plan_tab.open:
         columns[0].metric(
             "Customers treated", count(k.customers_treated), help=f"of {k.customers:,} customers"
         )
-        columns[1].metric("Spend", money(k.total_spend))
-        columns[2].metric("Expected retained CLV", money(k.expected_retained_clv))
-        columns[3].metric("Net value", money(k.net_value))
+        columns[1].metric("Spend", metric_money(k.total_spend))
+        columns[2].metric("Expected retained CLV", metric_money(k.expected_retained_clv))
+        columns[3].metric("Net value", metric_money(k.net_value))
         columns[4].metric("ROI", percent(k.roi_pct, 0))
         by = f" by {esc(plan.created_by)}" if plan.created_by else ""
         st.caption(

@@ -302,7 +302,7 @@ def test_main_journey_in_chromium(server, browser):
     wait_idle(page)
     shoot(page, "08_action_catalog")
     page.get_by_role("link", name="Data").first.click()
-    page.wait_for_selector("text=Preview of the data in use")
+    page.wait_for_selector("text=The data in use")
     wait_idle(page)
     shoot(page, "09_data")
     page.get_by_role("link", name="Churn model").first.click()
