@@ -444,3 +444,19 @@ def test_a_large_cohort_sweeps_in_steps_with_progress(cohort_20k, tmp_path):
     # $9,000 is below the $9,986 the policies need
     assert swept["status"].tolist() == whole["status"].tolist() == ["infeasible", "optimal", "optimal"]
     assert swept["net_value"].round(2).tolist()[1:] == whole["net_value"].round(2).tolist()[1:]
+
+
+def test_custom_settings_scale_from_the_previous_cohort_size(cohort_20k):
+    at = app_session("data", cohort=False).run()
+    at.sidebar.slider(key="sb_budget").set_value(200.0).run()  # a custom budget for the 250 bundled customers
+    assert at.session_state[state.PRESET] == state.CUSTOM_PRESET
+    upload(at, *cohort_20k)
+    # x 80: $200 -> $16,000, the capacities as the defaults
+    assert at.session_state[state.SETTINGS] == PlanSettings(
+        budget=16_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600
+    )
+    assert "(your settings for 250 customers × 80)" in all_text(at)
+    # the same file again: same size, nothing to scale
+    upload(at, *cohort_20k)
+    assert at.session_state[state.SETTINGS].budget == 16_000.0
+    assert "Settings scaled" not in all_text(at)
