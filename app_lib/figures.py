@@ -11,6 +11,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from optimizer.churn.figures import probability_bins
+
 GREEN = "#1DB954"
 DARK_GREEN = "#117A37"
 LIGHT_GREEN = "#A7E9BE"
@@ -53,14 +55,17 @@ def utilization_color(pct: float | None) -> str:
 
 
 def churn_histogram(cohort: pd.DataFrame, bins: int = 20) -> go.Figure:
-    """Histogram of churn probabilities with the Low/Medium/High tier boundaries marked."""
-    p = cohort["churn_probability"].astype(float)
+    """Histogram of churn probabilities (counted here, drawn as bars) with the tier boundaries marked."""
+    edges, counts = probability_bins(cohort["churn_probability"], bins)
+    ranges = [f"{low:.0%}–{high:.0%}" for low, high in zip(edges[:-1], edges[1:], strict=True)]
     fig = go.Figure(
-        go.Histogram(
-            x=p,
-            xbins={"start": 0.0, "end": 1.0, "size": 1.0 / bins},
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=1.0 / bins,
+            customdata=ranges,
             marker={"color": GREEN, "line": {"color": "white", "width": 1}},
-            hovertemplate="Churn probability %{x}<br>%{y} customers<extra></extra>",
+            hovertemplate="Churn probability %{customdata}<br>%{y:,} customers<extra></extra>",
             name="Customers",
         )
     )
@@ -70,7 +75,7 @@ def churn_histogram(cohort: pd.DataFrame, bins: int = 20) -> go.Figure:
     fig.add_annotation(x=0.5, y=1.02, yref="paper", text="Medium", showarrow=False)
     fig.add_annotation(x=0.85, y=1.02, yref="paper", text="High", showarrow=False)
     fig.update_xaxes(title="Churn probability", range=[0, 1], tickformat=".0%", dtick=0.1)
-    fig.update_yaxes(title="Number of customers")
+    fig.update_yaxes(title="Number of customers", tickformat=",")
     fig.update_layout(bargap=0.05, showlegend=False)
     return _layout(fig, "Churn probability distribution")
 
@@ -91,10 +96,10 @@ def risk_value_heatmap(frame: pd.DataFrame, title: str = "Customer segmentation:
             x=[f"{t} value" for t in table.columns],
             y=[f"{t} risk" for t in table.index],
             colorscale=GREEN_SCALE,
-            text=z,
+            text=[[f"{v:,}" for v in row] for row in z],
             texttemplate="%{text}",
             textfont={"size": 16},
-            hovertemplate="%{y} / %{x}<br>%{z} customers<extra></extra>",
+            hovertemplate="%{y} / %{x}<br>%{z:,} customers<extra></extra>",
             colorbar={"title": "Customers"},
             xgap=3,
             ygap=3,
@@ -113,7 +118,7 @@ def subscription_pie(cohort: pd.DataFrame) -> go.Figure:
             values=counts.to_numpy(),
             marker={"colors": GREENS[: len(counts)], "line": {"color": "white", "width": 2}},
             textinfo="label+percent",
-            hovertemplate="%{label}: %{value} customers (%{percent})<extra></extra>",
+            hovertemplate="%{label}: %{value:,} customers (%{percent})<extra></extra>",
             hole=0.35,
             sort=False,
         )
@@ -154,7 +159,7 @@ def action_mix_pie(assignments: pd.DataFrame) -> go.Figure:
             values=counts.to_numpy(),
             marker={"colors": GREENS[: len(counts)], "line": {"color": "white", "width": 2}},
             textinfo="percent",
-            hovertemplate="%{label}: %{value} customers (%{percent})<extra></extra>",
+            hovertemplate="%{label}: %{value:,} customers (%{percent})<extra></extra>",
             hole=0.35,
         )
     )
@@ -194,9 +199,9 @@ def channel_bars(assignments: pd.DataFrame) -> go.Figure:
             x=labels,
             y=grouped["customers"].to_numpy(),
             marker_color=GREEN,
-            text=grouped["customers"].to_numpy(),
+            text=[f"{v:,}" for v in grouped["customers"]],
             textposition="auto",
-            hovertemplate="%{x}: %{y} customers<extra></extra>",
+            hovertemplate="%{x}: %{y:,} customers<extra></extra>",
             name="Customers",
         ),
         row=1,

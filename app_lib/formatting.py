@@ -21,6 +21,12 @@ def money(value: float | None, cents: bool = True) -> str:
     return f"{sign}${amount:,.2f}" if cents else f"{sign}${amount:,.0f}"
 
 
+def metric_money(value: float | None) -> str:
+    """Money for a metric tile: cents below $100,000, whole dollars from there ($1,149,081), so seven-figure
+    amounts of a large cohort fit the tile instead of being cut off."""
+    return money(value, cents=_missing(value) or abs(value) < 100_000)
+
+
 def signed_money(value: float | None) -> str:
     """+$12.34 / -$12.34 for changes."""
     if _missing(value):

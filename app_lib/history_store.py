@@ -75,20 +75,17 @@ def save_run(record: RunRecord, label: str = "") -> int:
     """Save the run's plan with its settings, catalog, cohort, solver report, assignments, holdout flags and
     the exact bytes of its four files; returns the plan id. A run is saved once: later calls return the
     same id (so every download of a run, or a download and an explicit save, keep one plan)."""
-    if record.saved_plan_id is not None:
-        return record.saved_plan_id
     if record.exports is None or not record.result.has_plan:
         raise ValueError("this run has no plan to save")
-    plan_id = plan_history().save_plan(
-        record.result,
-        record.exports,
-        record.cohort,
-        record.catalog,
-        label=label,
-        created_by=auth.user_label(),
-    )
-    record.saved_plan_id = plan_id
-    return plan_id
+    store, user = plan_history(), auth.user_label()
+    # One save per run even when clicks arrive while an earlier save is still writing (seconds at 75,000
+    # customers): a second caller waits here and gets the first one's id.
+    with record.save_lock:
+        if record.saved_plan_id is None:
+            record.saved_plan_id = store.save_plan(
+                record.result, record.exports, record.cohort, record.catalog, label=label, created_by=user
+            )
+    return record.saved_plan_id
 
 
 def file_loader(plan_id: int, name: str):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_lib import sidebar
-from app_lib.formatting import count, esc, money, percent, signed_money
+from app_lib.formatting import count, esc, metric_money, money, percent, signed_money
 from app_lib.runner import RunRecord
+from app_lib.solver_text import solver_summary
 from app_lib.tables import roi_grade
 
 
@@ -21,6 +22,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
         st.error(
             "**These settings cannot all be met**, so there is no plan this week.", icon=":material/block:"
         )
+        render_certificate(record)
         if diagnosis is not None:
             st.markdown("**Why:** " + esc(diagnosis.message))
             st.markdown("**Conflicting constraints:**")
@@ -71,6 +73,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
         )
     else:
         st.warning(f"The solver stopped early ({esc(result.status)}); the plan below is the best one found.")
+    render_certificate(record)
 
     if heading:
         st.subheader("Key performance indicators", divider="green")
@@ -85,7 +88,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
     cols[1].metric(
         "Weekly spend",
-        money(k.total_spend),
+        metric_money(k.total_spend),
         delta=f"{percent(k.budget_utilization_pct)} of budget"
         if k.budget_utilization_pct is not None
         else None,
@@ -108,7 +111,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     changed = bool(clv_change) and clv_change[0] in "+-"
     cols[3].metric(
         "Expected retained CLV",
-        money(k.expected_retained_clv),
+        metric_money(k.expected_retained_clv),
         delta=clv_change,
         delta_color="normal" if changed else "off",
         delta_arrow="auto" if changed else "off",
@@ -137,6 +140,17 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
 
     return True
+
+
+def render_certificate(record: RunRecord) -> None:
+    """Which solver path ran, what it proved (objective, bound, gap) and why; its method in an expander."""
+    customers = len(record.cohort) if record.cohort is not None else 0
+    summary = solver_summary(record.result.solver_report, customers)
+    st.caption(f":material/verified: **Solver: {esc(summary.headline)}.** {esc(summary.figures)}")
+    with st.expander("How this plan was solved and certified", icon=":material/fact_check:"):
+        st.markdown(esc(summary.reason))
+        if summary.detail:
+            st.markdown(esc(summary.detail.rstrip(".")) + ".")
 
 
 def _change(value: float, previous: float | None) -> str | None:

@@ -7,6 +7,7 @@ them and tests can call `run_plan` directly.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,9 @@ from optimizer import (
     build_problem,
     marginal_values,
     solve_plan,
+    to_csv_bytes,
 )
+from optimizer.model import Problem
 
 STAGES = (
     (0.2, ":material/fact_check: Preparing customer data…"),
@@ -52,16 +55,28 @@ class RunRecord:
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
     catalog: pd.DataFrame | None = field(default=None, repr=False)
     saved_plan_id: int | None = None  # its id in the plan history once saved (a run is saved at most once)
+    _file_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
+    # Held while the run is being saved: on a large cohort a save takes seconds, and download clicks in
+    # quick succession can run their save callbacks in parallel script threads.
+    save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def status(self) -> str:
         return self.result.status
 
-    def ensure_marginal(self) -> pd.DataFrame | None:
-        """Marginal values of this run's limits, computed on first use (they take several re-solves)."""
+    def ensure_marginal(self, problem: Problem | None = None) -> pd.DataFrame | None:
+        """Marginal values of this run's limits, computed on first use (they take several re-solves);
+        `problem`: this run's built model, if at hand."""
         if self.marginal is None and self.result.has_plan and self.cohort is not None:
-            self.marginal = marginal_values(self.cohort, self.catalog, self.settings)
+            self.marginal = marginal_values(self.cohort, self.catalog, self.settings, problem=problem)
         return self.marginal
+
+    def file_bytes(self, name: str) -> bytes:
+        """The CSV bytes of one export file (`Exports.files()` name), serialized once per run: every later
+        download of the same file reuses them."""
+        if name not in self._file_bytes:
+            self._file_bytes[name] = to_csv_bytes(self.exports.files()[name])
+        return self._file_bytes[name]
 
 
 def run_plan(
@@ -76,9 +91,11 @@ def run_plan(
     plan_date: dt.date | None = None,
     progress: Callable[[float, str], None] | None = None,
     with_marginal: bool = True,
+    problem: Problem | None = None,
 ) -> RunRecord:
     """Solve the week's plan; when there is a plan also build the export files and (unless
-    `with_marginal` is False: the app computes them after showing the plan) the marginal values."""
+    `with_marginal` is False: the app computes them after showing the plan) the marginal values.
+    `problem`: the model already built for this cohort, catalog and threshold (the app caches it)."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -90,7 +107,8 @@ def run_plan(
     stage(0)
     high_risk = int((cohort["churn_probability"].to_numpy(dtype=float) > settings.high_risk_threshold).sum())
     stage(1)
-    problem = build_problem(cohort, catalog, settings.high_risk_threshold)
+    if problem is None:
+        problem = build_problem(cohort, catalog, settings.high_risk_threshold)
     stage(2)
     solving, text = STAGES[2]
     result = solve_plan(

@@ -7,12 +7,11 @@ the widgets back into the store (a widget's own state does not survive a page sw
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import streamlit as st
 
-from app_lib import state
+from app_lib import scaling, state
 from app_lib.formatting import esc, money
 from app_lib.runner import run_plan
 from optimizer import PlanSettings
@@ -55,8 +54,7 @@ RATE_KEYS = {
 
 def snap_budget(value: float, bounds: state.Bounds) -> float:
     """Round a budget up to the slider's step (a larger budget never breaks feasibility)."""
-    step = bounds.budget_step
-    return float(math.ceil(round(value / step, 9)) * step)
+    return state.snap_up(value, bounds.budget_step)
 
 
 def budget_slider_max(bounds: state.Bounds, settings: PlanSettings) -> float:
@@ -115,11 +113,16 @@ def _on_widget_change() -> None:
 
 
 def apply_preset(name: str) -> None:
+    """Load a preset's catalog and settings, the settings fitted to the cohort's size (exactly the preset's
+    values on a 250-customer cohort)."""
     preset = state.PRESETS.get(name)
     if preset is None:
         return
-    st.session_state[state.SETTINGS] = preset.settings
     state.set_catalog(state.catalog_file(preset.catalog_file), preset.catalog_label)
+    settings, note = state.fit_settings(
+        preset.settings, scaling.BASE_CUSTOMERS, f"the {name} preset's values"
+    )
+    state.apply_fitted(settings, note)
     st.session_state[state.PRESET] = name
 
 
@@ -177,8 +180,13 @@ def render(page: str) -> PlanSettings | None:
         key=PRESET_WIDGET,
         on_change=_on_preset_change,
         help="Load a complete set of settings and its action catalog. 'Published report (2025-11-05)' "
-        "reproduces the report's baseline; moving any control switches to 'Custom'.",
+        "reproduces the report's baseline; moving any control switches to 'Custom'. The presets are "
+        f"written for {scaling.BASE_CUSTOMERS} customers: for another cohort size the budget and channel "
+        "capacities scale in proportion.",
     )
+    note = state.settings_note()
+    if note:
+        sidebar.caption(":material/straighten: " + esc(note))
 
     sidebar.subheader("Budget & capacity")
     sidebar.slider(
@@ -282,7 +290,7 @@ def render(page: str) -> PlanSettings | None:
         help="Every subscription type must have at least this share of its customers treated (fairness).",
     )
     needs = ", ".join(
-        f"{esc(name)} {policy_count(settings.min_segment, size, rounding)}/{size}"
+        f"{esc(name)} {policy_count(settings.min_segment, size, rounding):,}/{size:,}"
         for name, size in bounds.segments.items()
     )
     sidebar.caption(f"→ at least {needs}")
@@ -351,6 +359,7 @@ def _run(cohort, catalog, settings: PlanSettings, page: str) -> None:
         cohort,
         catalog,
         settings,
+        problem=state.problem_for(ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], settings, cohort, catalog),
         cohort_token=ss[state.COHORT_TOKEN],
         catalog_token=ss[state.CATALOG_TOKEN],
         cohort_label=ss.get(state.COHORT_LABEL, ""),

@@ -1,8 +1,8 @@
 """Session state (initialized once per session, from every entry page) and cached, bounded loaders.
 
 Caching follows the project style: `st.cache_data` with `max_entries` for data and solver results keyed by
-content tokens of the cohort and catalog; no Gurobi environment is ever cached or shared (each core call
-opens its own).
+content tokens of the cohort and catalog; the built model (`Problem`, read-only once built) is shared with
+`st.cache_resource`; no Gurobi environment is ever cached or shared (each core call opens its own).
 """
 
 from __future__ import annotations
@@ -15,9 +15,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from optimizer import InputError, PlanSettings, load_bundled_cohort, load_catalog, minimum_budget, solve_plan
+from app_lib import scaling
+from app_lib.formatting import esc, money
+from optimizer import (
+    InputError,
+    PlanSettings,
+    build_problem,
+    load_bundled_cohort,
+    load_catalog,
+    minimum_budget,
+    solve_plan,
+)
 from optimizer.catalog import CAPACITY_OF_CHANNEL, active_actions, eligibility
 from optimizer.data import bundled_data_dir
+from optimizer.model import Problem
+from optimizer.solvers import choose_solver
 
 # Shared session-state keys (page-local keys carry their page's prefix: sens_, cat_, data_).
 SETTINGS = "settings"
@@ -34,6 +46,7 @@ LAST_RUN = "last_run"
 PREVIOUS_RUN = "previous_run"
 RUN_REQUESTED = "run_requested"
 PRESET = "preset"  # the preset name shown in the sidebar's selector (widget key "sb_preset")
+SETTINGS_NOTE = "settings_note"  # (settings, text): how the settings were fitted to the cohort
 
 DEFAULT_PRESET = "Default weekly plan"
 REPORT_PRESET = "Published report (2025-11-05)"
@@ -117,6 +130,38 @@ def load_bundled() -> tuple[pd.DataFrame | None, list[str]]:
         return None, [str(p) for p in error.problems]
 
 
+@st.cache_resource(max_entries=4, show_spinner=False)
+def cached_problem(
+    cohort_token: str,
+    catalog_token: str,
+    high_risk_threshold: float,
+    _cohort: pd.DataFrame,
+    _catalog: pd.DataFrame,
+) -> Problem:
+    """The built model for a cohort, catalog and high-risk threshold, shared by every rerun and session.
+
+    Safe to share: a `Problem` is not changed after `build_problem` except for derived arrays the solvers
+    add on first use (its sparse matrix, under its own lock, and the decomposition's customer classes in
+    `Problem.cache`), which depend only on the problem itself. Solver sessions and Gurobi environments are
+    opened per call and never cached.
+    """
+    return build_problem(_cohort, _catalog, high_risk_threshold)
+
+
+def problem_for(cohort_token: str, catalog_token: str, settings: PlanSettings, cohort, catalog) -> Problem:
+    """`cached_problem` for the settings' high-risk threshold."""
+    return cached_problem(cohort_token, catalog_token, float(settings.high_risk_threshold), cohort, catalog)
+
+
+def record_problem(record) -> Problem | None:
+    """The cached model a run was solved on (None when the run does not carry its data and tokens)."""
+    if record is None or record.cohort is None or not (record.cohort_token and record.catalog_token):
+        return None
+    return problem_for(
+        record.cohort_token, record.catalog_token, record.settings, record.cohort, record.catalog
+    )
+
+
 # --- session -------------------------------------------------------------------------------------
 
 
@@ -158,11 +203,35 @@ def set_cohort(cohort: pd.DataFrame, label: str, kind: str) -> None:
 
 
 def use_bundled_cohort() -> list[str]:
-    """Switch back to the bundled data; returns the problems if it cannot be loaded."""
+    """Switch back to the bundled data (and the settings back to its size); returns the problems if it
+    cannot be loaded."""
     cohort, problems = load_bundled()
     if cohort is not None:
-        set_cohort(cohort, BUNDLED_LABEL, "bundled")
+        use_cohort(cohort, BUNDLED_LABEL, "bundled")
     return problems
+
+
+def use_cohort(cohort: pd.DataFrame, label: str, kind: str) -> str | None:
+    """Put a newly loaded cohort (an upload, the bundled data) in use and fit the settings to its size:
+    a preset's values are scaled from its 250 customers, custom settings from the previous cohort's size.
+    Returns the note telling the user what was scaled (None when nothing changed)."""
+    ss = st.session_state
+    previous = ss.get(COHORT)
+    previous_size = len(previous) if previous is not None else None
+    set_cohort(cohort, label, kind)
+    preset = ss.get(PRESET)
+    if preset in PRESETS or not previous_size:
+        preset = preset if preset in PRESETS else DEFAULT_PRESET
+        base, base_size, source = (
+            PRESETS[preset].settings,
+            scaling.BASE_CUSTOMERS,
+            f"the {preset} preset's values",
+        )
+    else:
+        base, base_size, source = ss[SETTINGS], previous_size, "your settings"
+    settings, note = fit_settings(base, base_size, source)
+    apply_fitted(settings, note)
+    return note
 
 
 def set_catalog(catalog: pd.DataFrame, label: str, *, restart_editor: bool = True) -> None:
@@ -172,6 +241,54 @@ def set_catalog(catalog: pd.DataFrame, label: str, *, restart_editor: bool = Tru
     ss[CATALOG_TOKEN] = frame_token(catalog)
     if restart_editor:
         ss[CATALOG_VERSION] = ss.get(CATALOG_VERSION, 0) + 1
+
+
+def snap_up(value: float, step: float) -> float:
+    """Round up to a multiple of `step` (a larger budget never breaks feasibility)."""
+    return float(math.ceil(round(value / step, 9)) * step)
+
+
+def fit_settings(base: PlanSettings, base_customers: int, source: str) -> tuple[PlanSettings, str | None]:
+    """`base` (written for `base_customers`) for the cohort in use: budget and capacities scaled with the
+    number of customers (`scaling.scale_settings`), the budget on the slider's step and raised to the least
+    the coverage policies need when the scaled budget is short, so the first Run gives a plan. Same size:
+    `base` unchanged and no note."""
+    ss = st.session_state
+    cohort, catalog = ss.get(COHORT), ss[CATALOG]
+    if cohort is None or len(cohort) == base_customers:
+        return base, None
+    customers = len(cohort)
+    settings = scaling.scale_settings(base, customers, base_customers)
+    bounds = slider_bounds(ss[COHORT_TOKEN], ss[CATALOG_TOKEN], cohort, catalog)
+    settings = settings.with_changes(budget=snap_up(settings.budget, bounds.budget_step))
+    check = preflight(ss[COHORT_TOKEN], ss[CATALOG_TOKEN], settings_key(settings), cohort, catalog)
+    raised_from = None
+    if check.minimum_budget is not None and not check.feasible:
+        raised_from = settings.budget
+        settings = settings.with_changes(budget=snap_up(check.minimum_budget, bounds.budget_step))
+    note = scaling.scaling_note(
+        settings,
+        customers,
+        base_customers,
+        source,
+        raised_from=raised_from,
+        no_budget_enough=check.minimum_budget is None,
+    )
+    return settings, note
+
+
+def apply_fitted(settings: PlanSettings, note: str | None) -> None:
+    """Store fitted settings with their note (shown while the settings stay as fitted)."""
+    st.session_state[SETTINGS] = settings
+    st.session_state[SETTINGS_NOTE] = (settings, note) if note else None
+
+
+def settings_note() -> str | None:
+    """How the current settings were fitted to the cohort, while they are unchanged since."""
+    stored = st.session_state.get(SETTINGS_NOTE)
+    if stored and stored[0] == st.session_state.get(SETTINGS):
+        return stored[1]
+    return None
 
 
 def current_settings() -> PlanSettings:
@@ -250,7 +367,8 @@ def slider_bounds(
         max_saturation=1.0,
         min_segment=0.0,
     )
-    free = solve_plan(cohort, catalog, unlimited, diagnose=False)
+    problem = problem_for(cohort_token, catalog_token, unlimited, cohort, catalog)
+    free = solve_plan(cohort, catalog, unlimited, diagnose=False, problem=problem)
     free_spend = free.kpis.total_spend if free.kpis else 0.0
     upper = _nice_ceiling(1.1 * max(free_spend, cheapest_all))
     p = cohort["churn_probability"].to_numpy(dtype=float)
@@ -288,11 +406,12 @@ def preflight(
     cohort_token: str, catalog_token: str, key: tuple, _cohort: pd.DataFrame, _catalog: pd.DataFrame
 ) -> Preflight:
     settings = PlanSettings(**dict(key))
-    need = minimum_budget(_cohort, _catalog, settings)
+    problem = problem_for(cohort_token, catalog_token, settings, _cohort, _catalog)
+    need = minimum_budget(_cohort, _catalog, settings, problem=problem)
     conflict = None
     if need.minimum_budget is None:
         # The budget is not the problem: diagnose with an unlimited budget to name the conflicting rules.
-        probe = solve_plan(_cohort, _catalog, settings.with_changes(budget=1e9))
+        probe = solve_plan(_cohort, _catalog, settings.with_changes(budget=1e9), problem=problem)
         conflict = probe.diagnosis.message if probe.diagnosis else need.message
     return Preflight(need.minimum_budget, need.feasible_at_current_budget, need.message, conflict)
 
@@ -308,4 +427,41 @@ def cached_sweep(
 ) -> pd.DataFrame:
     from optimizer import budget_sweep
 
-    return budget_sweep(_cohort, _catalog, PlanSettings(**dict(key)), list(budgets))
+    settings = PlanSettings(**dict(key))
+    problem = problem_for(cohort_token, catalog_token, settings, _cohort, _catalog)
+    return budget_sweep(_cohort, _catalog, settings, list(budgets), problem=problem)
+
+
+SWEEP_BATCH = 2  # budgets per step of a large cohort's sweep (one per solver thread)
+
+
+def sweep(
+    cohort_token: str,
+    catalog_token: str,
+    settings: PlanSettings,
+    budgets: list[float],
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    progress=None,
+) -> pd.DataFrame:
+    """The budget sweep; on a cohort the decomposition solves (too big for the exact MILP) in steps of
+    `SWEEP_BATCH` budgets with `progress(fraction, text)` after each, since one budget can take seconds
+    there. Each step is cached on its own, so a later range reuses the budgets already solved."""
+    key = settings_key(settings)
+    problem = problem_for(cohort_token, catalog_token, settings, cohort, catalog)
+    if choose_solver(problem)[0] != "decomposition":
+        return cached_sweep(cohort_token, catalog_token, key, tuple(budgets), cohort, catalog)
+    parts = []
+    for start in range(0, len(budgets), SWEEP_BATCH):
+        step = tuple(budgets[start : start + SWEEP_BATCH])
+        if progress is not None:
+            budgets_now = " and ".join(esc(money(b, cents=False)) for b in step)
+            progress(
+                start / len(budgets),
+                f"{start:,} of {len(budgets):,} budgets solved; solving {budgets_now} for "
+                f"{len(cohort):,} customers…",
+            )
+        parts.append(cached_sweep(cohort_token, catalog_token, key, step, cohort, catalog))
+    if progress is not None:
+        progress(1.0, f"Solved {len(budgets):,} budgets.")
+    return pd.concat(parts, ignore_index=True)

@@ -144,11 +144,11 @@ def segment_summary(assignments: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def top_customers(assignments: pd.DataFrame, n: int = 50) -> pd.DataFrame:
-    """The n treated customers with the highest net value."""
-    top = assignments.sort_values(["net_value", "customer_id"], ascending=[False, True], kind="stable").head(
-        n
-    )
+def top_customers(assignments: pd.DataFrame, n: int | None = 50) -> pd.DataFrame:
+    """The n treated customers with the highest net value (all of them, best first, when n is None)."""
+    top = assignments.sort_values(["net_value", "customer_id"], ascending=[False, True], kind="stable")
+    if n is not None:
+        top = top.head(n)
     return pd.DataFrame(
         {
             "Customer ID": top["customer_id"].astype(str).to_numpy(),

@@ -7,7 +7,6 @@ import streamlit as st
 from app_lib import figures, history_store, results_view, state, tables, ui
 from app_lib.formatting import esc, money, percent
 from app_lib.page import require_cohort, setup
-from optimizer import to_csv_bytes
 
 context = setup("results", "Results")
 st.title(":material/insights: Optimization results")
@@ -29,12 +28,7 @@ if not state.run_is_current(record):
     )
 
 result = record.result
-report = result.solver_report
-st.caption(
-    f"Solver: {esc(report.solver.capitalize())}, {report.runtime_seconds:.2f} s of solver time (whole run "
-    f"{record.seconds:.2f} s); {esc(report.reason)}. Data: {esc(record.cohort_label)}; catalog: "
-    f"{esc(record.catalog_label)}."
-)
+st.caption(f"Data: {esc(record.cohort_label)}; catalog: {esc(record.catalog_label)}.")
 
 if not results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN)):
     st.stop()
@@ -88,11 +82,16 @@ if by_channel.open:
             st.caption("No limit set for: " + esc(", ".join(unlimited)) + ".")
 if top.open:
     with top:
-        frame = ui.as_percent(tables.top_customers(assignments, 50), ["Churn risk"])
-        ui.table(frame, money=["CLV", "Cost", "Retained CLV", "Net value"], percent=["Churn risk"])
         st.info(
-            "These customers offer the highest expected return on retention spend.",
+            "Every treated customer, highest expected return on retention spend first.",
             icon=":material/lightbulb:",
+        )
+        ui.paged_table(
+            tables.top_customers(assignments, None),
+            "res_top",
+            transform=partial(ui.as_percent, columns=["Churn risk"]),
+            money=["CLV", "Cost", "Retained CLV", "Net value"],
+            percent=["Churn risk"],
         )
 
 # --- constraint analysis -------------------------------------------------------------------------
@@ -151,7 +150,7 @@ if exports is not None:
         label, icon = labels[kind]
         col.download_button(
             f"{label} ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
-            data=partial(to_csv_bytes, frame),  # the CSV is built when the button is clicked
+            data=partial(record.file_bytes, name),  # built on the first click, then reused
             file_name=name,
             mime="text/csv",
             icon=icon,
@@ -213,7 +212,7 @@ with st.expander("Implementation guide", icon=":material/menu_book:"):
 # Marginal values take several re-solves: computed last, so everything above is already on screen.
 with marginal_slot:
     with st.spinner("Pricing each limit (re-solving)…"):
-        marginal_values = record.ensure_marginal()
+        marginal_values = record.ensure_marginal(state.record_problem(record))
     marginal = tables.marginal_table(marginal_values) if marginal_values is not None else None
     if marginal is None or marginal.empty:
         st.success(

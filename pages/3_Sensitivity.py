@@ -6,7 +6,7 @@ import time
 import streamlit as st
 
 from app_lib import figures, insights, state, ui
-from app_lib.formatting import esc, money, percent
+from app_lib.formatting import esc, metric_money, money, percent
 from app_lib.page import require_cohort, setup
 from optimizer import to_csv_bytes
 
@@ -29,6 +29,11 @@ default_low = float(check.minimum_budget or 0.0)
 default_low = float(math.ceil(round(default_low / bounds.budget_step, 9)) * bounds.budget_step)
 default_high = float(max(bounds.budget_max, default_low + bounds.budget_step))
 default_step = insights.nice_step(default_high - default_low, 12)
+# A different cohort or catalog (e.g. a 75,000-customer upload) gets its own range; typed values stay.
+if ss.get("sens_range_for") != (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN]):
+    for key in ("sens_min", "sens_max", "sens_step"):
+        ss.pop(key, None)
+    ss["sens_range_for"] = (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN])
 ss.setdefault("sens_min", default_low)
 ss.setdefault("sens_max", default_high)
 ss.setdefault("sens_step", default_step)
@@ -71,14 +76,17 @@ except ValueError as error:
 
 if submitted and levels:
     started = time.perf_counter()
-    sweep = state.cached_sweep(
+    bar = st.progress(0.0, text="Solving…")
+    sweep = state.sweep(
         ss[state.COHORT_TOKEN],
         ss[state.CATALOG_TOKEN],
-        state.settings_key(settings),
-        tuple(levels),
+        settings,
+        levels,
         cohort,
         context.catalog,
+        progress=lambda fraction, text: bar.progress(fraction, text=text),
     )
+    bar.empty()
     ss["sens_result"] = {
         "sweep": sweep,
         "settings": settings,
@@ -116,10 +124,10 @@ cols[0].metric(
     money(found.knee_budget, cents=False) if found.knee_budget is not None else "beyond range",
     help=f"Last budget where each extra dollar still returned at least {money(found.threshold)} of net value",
 )
-cols[1].metric("Net value at the knee", money(found.knee_net_value))
+cols[1].metric("Net value at the knee", metric_money(found.knee_net_value))
 cols[2].metric(
     "Maximum net value",
-    money(found.best_net_value),
+    metric_money(found.best_net_value),
     delta=f"at {money(found.best_budget, cents=False)}" if found.best_budget is not None else None,
     delta_color="off",
     delta_arrow="off",
@@ -136,7 +144,7 @@ st.dataframe(
     column_config={
         **{column: ui.MONEY for column in ("Budget", "Total spend", "Retained CLV", "Net value")},
         "ROI": ui.percent_column(digits=0),
-        "Customers": st.column_config.NumberColumn(format="%d"),
+        "Customers": ui.COUNT,
         "Churn prevented": st.column_config.NumberColumn(format="%.2f"),
     },
 )

@@ -18,6 +18,9 @@ if context.cohort is not None:
         f"In use: {len(context.cohort):,} customers from {esc(ss[state.COHORT_LABEL])}.",
         icon=":material/check_circle:",
     )
+    note = state.settings_note()
+    if note:
+        st.info(esc(note), icon=":material/straighten:")
 else:
     st.error(
         "No customer data is loaded: the bundled files are missing. Upload predictions and features below."
@@ -82,7 +85,7 @@ if st.button(
         ss["data_problems"] = problems_frame(error)
     else:
         ss["data_problems"] = None
-        state.set_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
+        state.use_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
         st.rerun()
 
 problems = ss.get("data_problems")
@@ -134,14 +137,20 @@ with st.expander("File format"):
         on_click="ignore",
     )
 
+
+def _preview_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    shown = ui.as_percent(rows, ["churn_probability"])
+    shown["customer_id"] = shown["customer_id"].astype(str)
+    return shown
+
+
 if context.cohort is not None:
-    st.subheader("Preview of the data in use")
-    preview = ui.as_percent(context.cohort.head(50), ["churn_probability"])
-    preview["customer_id"] = preview["customer_id"].astype(str)
-    ui.table(
-        preview,
+    st.subheader("The data in use")
+    ui.paged_table(
+        context.cohort,
+        "data_preview",
+        transform=_preview_rows,
         money=["clv"],
         percent=["churn_probability"],
         weekly_hours=st.column_config.NumberColumn(format="%.1f"),
     )
-    st.caption(f"First {min(50, len(context.cohort))} of {len(context.cohort):,} customers.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from app_lib import history_store, state, tables, ui
 from app_lib import history_view as view
-from app_lib.formatting import count, esc, money, percent
+from app_lib.formatting import count, esc, metric_money, money, percent
 from app_lib.page import setup
 from optimizer import InputError, to_csv_bytes
 from optimizer.comparison import compare_plans
@@ -21,7 +21,6 @@ FILE_LABELS = {
     "push_list": "Push/in-app list",
     "call_queue": "Call queue",
 }
-ASSIGNMENT_ROWS_SHOWN = 10_000
 PROBLEMS_LISTED = 20
 
 try:
@@ -184,9 +183,9 @@ if plan_tab.open:
         columns[0].metric(
             "Customers treated", count(k.customers_treated), help=f"of {k.customers:,} customers"
         )
-        columns[1].metric("Spend", money(k.total_spend))
-        columns[2].metric("Expected retained CLV", money(k.expected_retained_clv))
-        columns[3].metric("Net value", money(k.net_value))
+        columns[1].metric("Spend", metric_money(k.total_spend))
+        columns[2].metric("Expected retained CLV", metric_money(k.expected_retained_clv))
+        columns[3].metric("Net value", metric_money(k.net_value))
         columns[4].metric("ROI", percent(k.roi_pct, 0))
         by = f" by {esc(plan.created_by)}" if plan.created_by else ""
         st.caption(
@@ -245,14 +244,13 @@ if plan_tab.open:
             st.success(esc(ss.pop("hist_flash")[1]), icon=":material/check_circle:")
         rows = plan.plan_rows
         with st.expander(f"Customers in this plan ({len(rows):,}), with the holdout flags"):
-            ui.table(
-                view.assignments_table(rows.head(ASSIGNMENT_ROWS_SHOWN)),
+            ui.paged_table(
+                rows,
+                "hist_assignments",
+                transform=view.assignments_table,
                 money=["Cost", "CLV", "Expected retained CLV", "Net value"],
                 percent=["Churn risk"],
-                key="hist_assignments",
             )
-            if len(rows) > ASSIGNMENT_ROWS_SHOWN:
-                st.caption(f"First {ASSIGNMENT_ROWS_SHOWN:,}: the treatment plan file has all of them.")
 
 if compare_tab.open:
     with compare_tab:
@@ -298,7 +296,7 @@ if compare_tab.open:
                         }
                     )
                     shown["Customer"] = shown["Customer"].astype(str)
-                    ui.table(shown, key="hist_cmp_customers")
+                    ui.paged_table(shown, "hist_cmp_customers")
 
 if outcomes_tab.open:
     with outcomes_tab:

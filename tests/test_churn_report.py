@@ -80,7 +80,7 @@ def test_probability_histogram_of_the_cohort():
     cohort = pd.read_csv(DEFAULT_DATA_DIR / "prediction_250.csv")
     for data in (cohort, cohort["churn_probability"], cohort["churn_probability"].to_numpy()):
         figure = probability_histogram(data)
-        assert len(figure.data[0].x) == 250
+        assert len(figure.data[0].x) == 20 and sum(figure.data[0].y) == 250  # counted into 20 bars
         assert figure.data[0].marker.color == BRAND_GREEN
         assert "250 customers" in figure.layout.title.text
 

@@ -48,7 +48,18 @@ def test_churn_histogram_counts_every_customer_on_a_percent_axis(cohort):
     fig = figures.churn_histogram(cohort)
     assert isinstance(fig, go.Figure)
     (trace,) = fig.data
-    assert list(trace.x) == list(cohort["churn_probability"])
+    # 20 bars of width 0.05, counted here: 0.1, 0.25, 0.5, 0.65, 0.8, 0.95 each open their own bin
+    assert len(trace.x) == 20 and trace.width == 0.05
+    counts = dict(zip(np.round(trace.x, 3), trace.y, strict=True))
+    assert {x: y for x, y in counts.items() if y} == {
+        0.125: 1,
+        0.275: 1,
+        0.525: 1,
+        0.675: 1,
+        0.825: 1,
+        0.975: 1,
+    }
+    assert trace.customdata[19] == "95%–100%"
     assert trace.marker.color == figures.GREEN
     assert fig.layout.xaxis.tickformat == ".0%"
     assert [shape.x0 for shape in fig.layout.shapes] == [0.3, 0.7]
@@ -185,3 +196,104 @@ def test_user_text_is_never_markup_in_charts():
         labels = list(fig.data[0].labels if fig.data[0].type == "pie" else fig.data[0].y)
         assert all("<" not in label and ">" not in label for label in labels)
         assert "&lt;b&gt;Bold&lt;/b&gt; &amp; co" in labels
+
+
+def _plotted_values(fig: go.Figure) -> int:
+    """Data values a figure sends to the browser: x/y/values/z entries summed over traces."""
+    total = 0
+    for trace in fig.data:
+        for name in ("x", "y", "values", "z"):
+            values = getattr(trace, name, None)
+            if values is not None:
+                total += int(np.asarray(values, dtype=object).size)
+    return total
+
+
+@pytest.fixture(scope="module")
+def large() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A 75,000-customer cohort and a 30,000-customer plan (random but fixed)."""
+    rng = np.random.default_rng(7)
+    n = 75_000
+    cohort = finish_cohort(
+        pd.DataFrame(
+            {
+                "customer_id": np.arange(n).astype(str),
+                "churn_probability": rng.random(n),
+                "subscription_type": rng.choice(["Free", "Student", "Premium", "Family"], n),
+                "payment_plan": rng.choice(["Monthly", "Yearly"], n),
+                "weekly_hours": rng.random(n) * 40,
+                "num_playlists_created": rng.integers(0, 50, n),
+                "clv": rng.random(n) * 1200,
+            }
+        )
+    )
+    treated = cohort.sample(30_000, random_state=1)
+    actions = rng.choice(["Email", "Discount", "Push", "Call"], len(treated))
+    channel = {"Email": "email", "Discount": "email", "Push": "push", "Call": "call"}
+    assignments = treated.assign(
+        action_name=actions,
+        channel=[channel[a] for a in actions],
+        cost=rng.random(len(treated)) * 20,
+        net_value=rng.random(len(treated)) * 100,
+        expected_retained_clv=rng.random(len(treated)) * 120,
+    )
+    return cohort, assignments
+
+
+def test_every_chart_of_a_75000_customer_cohort_aggregates(large):
+    """No chart sends one marker per customer: with 75,000 customers (30,000 treated) every figure holds a
+    few dozen values and its JSON stays small (one value per customer would be over 1 MB)."""
+    from optimizer.churn.figures import probability_histogram
+
+    cohort, assignments = large
+    constraints = pd.DataFrame(
+        {
+            "family": ["Budget", "Channel capacity", "Channel capacity"],
+            "constraint": ["Budget", "Email capacity", "Call capacity"],
+            "limit": [45_000.0, 36_000.0, 6_000.0],
+            "used": [44_990.0, 20_000.0, 6_000.0],
+            "utilization_pct": [99.98, 55.6, 100.0],
+            "unit": ["$", "customers", "customers"],
+        }
+    )
+    sweep = pd.DataFrame(
+        {
+            "budget": [40_000.0, 45_000.0, 60_000.0],
+            "net_value": [1.0e6, 1.1e6, 1.4e6],
+            "roi_pct": [2500.0, 2450.0, 2390.0],
+            "customers_treated": [20_000, 22_000, 26_000],
+            "expected_churn_reduction": [3000.0, 3300.0, 3900.0],
+        }
+    )
+    built = {
+        "churn_histogram": figures.churn_histogram(cohort),
+        "risk_value_heatmap": figures.risk_value_heatmap(cohort),
+        "treated_heatmap": figures.risk_value_heatmap(assignments),
+        "subscription_pie": figures.subscription_pie(cohort),
+        "churn_by_subscription": figures.churn_by_subscription(cohort),
+        "action_mix_pie": figures.action_mix_pie(assignments),
+        "net_value_by_action": figures.net_value_by_action(assignments),
+        "channel_bars": figures.channel_bars(assignments),
+        "capacity_utilization": figures.capacity_utilization(constraints),
+        "sensitivity_grid": figures.sensitivity_grid(sweep, knee_budget=45_000.0),
+        "probability_histogram": probability_histogram(cohort),
+    }
+    for name, fig in built.items():
+        assert _plotted_values(fig) <= 60, name
+        assert len(fig.to_json()) < 30_000, name
+    # and the counts are still every customer's
+    assert sum(built["churn_histogram"].data[0].y) == 75_000
+    assert np.asarray(built["risk_value_heatmap"].data[0].z).sum() == 75_000
+    assert sum(built["action_mix_pie"].data[0].values) == 30_000
+    assert sum(built["probability_histogram"].data[0].y) == 75_000
+    # counts in the thousands are written with separators
+    customers = built["channel_bars"].data[0]
+    assert [f"{v:,}" for v in customers.y] == list(customers.text) and "," in customers.text[0]
+    heatmap = built["risk_value_heatmap"].data[0]
+    assert heatmap.text[0][0] == f"{np.asarray(heatmap.z)[0][0]:,}" and "," in heatmap.text[0][0]
+
+
+def test_probability_bins_put_edge_values_in_the_upper_bin():
+    edges, counts = figures.probability_bins([0.0, 0.05, 0.3, 0.95, 1.0], bins=20)
+    assert edges[0] == 0.0 and edges[-1] == 1.0 and len(edges) == 21
+    assert counts[0] == 1 and counts[1] == 1 and counts[6] == 1 and counts[19] == 2 and counts.sum() == 5

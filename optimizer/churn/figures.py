@@ -129,6 +129,17 @@ def importance_figure(report: ModelReport, top: int = 10, by_column: bool = True
     return figure
 
 
+def probability_bins(probabilities, bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Customers per churn-probability bin [k/bins, (k+1)/bins) (the last includes 1): the bin edges and the
+    counts. Histograms draw these counts as bars, never one value per customer, so a chart of a
+    75,000-customer cohort holds `bins` numbers. Bins are found on p * bins rounded to 9 decimals, so 0.95
+    is counted in [0.95, 1] whatever its float error."""
+    values = np.clip(np.asarray(probabilities, dtype=float), 0.0, 1.0)
+    values = values[np.isfinite(values)]
+    index = np.minimum(np.floor(np.round(values * bins, 9)).astype(int), bins - 1)
+    return np.arange(bins + 1) / bins, np.bincount(index, minlength=bins)
+
+
 def probability_histogram(
     probabilities: pd.DataFrame | pd.Series | np.ndarray | Sequence[float], bins: int = 20
 ) -> go.Figure:
@@ -136,12 +147,15 @@ def probability_histogram(
     if isinstance(probabilities, pd.DataFrame):
         probabilities = probabilities["churn_probability"]
     values = np.asarray(probabilities, dtype=float)
+    edges, counts = probability_bins(values, bins)
     figure = go.Figure(
-        go.Histogram(
-            x=values,
-            xbins={"start": 0.0, "end": 1.0, "size": 1.0 / bins},
+        go.Bar(
+            x=(edges[:-1] + edges[1:]) / 2,
+            y=counts,
+            width=1.0 / bins,
+            customdata=[f"{low:.2f}–{high:.2f}" for low, high in zip(edges[:-1], edges[1:], strict=True)],
             marker={"color": BRAND_GREEN, "line": {"color": "white", "width": 1}},
-            hovertemplate="%{x}: %{y} customers<extra></extra>",
+            hovertemplate="%{customdata}: %{y:,} customers<extra></extra>",
             name="customers",
         )
     )
@@ -153,7 +167,7 @@ def probability_histogram(
     figure.update_layout(
         title=f"Churn probability of the cohort ({len(values):,} customers)",
         xaxis={"title": "Churn probability", "range": [0, 1]},
-        yaxis={"title": "Customers"},
+        yaxis={"title": "Customers", "tickformat": ","},
         bargap=0.02,
         showlegend=False,
         **_LAYOUT,
