@@ -27,14 +27,17 @@ actions evaluates it, and at the LP optimum only the customers near a tie are am
    random sample. A warm start begins at the previous multipliers, with the previous cuts (kept on the
    problem), and an earlier plan that still fits the new right-hand sides replaces step 2.
 4. Plan: every customer at its best action at the multipliers (one exact pricing pass), then a plan over the
-   customers with the smallest margins (each offered its three best options), everyone else fixed: the
-   exact MILP over them (its LP relaxation first, which is usually integral and then the MILP's optimum);
-   every candidate plan is checked against every row before use.
+   customers with the smallest margins (each offered its three best options), everyone else fixed: their
+   LP relaxation (integral: the MILP's optimum); if fractional, its rounding (the integral customers fixed,
+   a MILP over the few fractional ones), kept when within `rounding_gap` of the bound, else their exact
+   MILP (whose root alone can take seconds on knapsack-like neighbourhoods). Every candidate plan is checked
+   against every row before use.
 5. Certificate: bound = L(lam) (computed directly, valid whatever the LP solver's tolerances), gap =
    (bound - objective) / |objective|. When few choices have a loss below bound - objective, reduced-cost
    fixing makes the exact MILP over just those small: every better plan uses only such choices, so its
-   optimum is the global optimum and the gap closes. A small model whose gap stays above the target is
-   solved whole.
+   optimum is the global optimum and the gap closes. Once the target gap is met, a certificate that would
+   free more customers than the neighbourhood is skipped (its MILP can take seconds) and the plan keeps its
+   honest gap. A small model whose gap stays above the target is solved whole.
 
 LP-relaxation sessions (the duals of `marginal_values`) finish step 3 with sifting: an LP over the customers
 with the smallest margins, everyone else fixed to their best action, until no fixed choice stops being best.
@@ -70,6 +73,7 @@ class DecompositionOptions:
     exact_limit: int = 2_000  # variables up to which the MILP is solved whole when the gap stays above target
     working_set: int = 1_000  # customers in the first sifting LP (LP relaxation sessions)
     neighbourhood: int = 300  # most ambiguous customers (smallest margins) freed in the plan's MILP
+    rounding_gap: float = 1e-5  # a rounded LP plan of the neighbourhood this close to the bound is kept
     certify_limit: int = 20_000  # choices up to which the reduced-cost-fixed MILP is solved exactly
     max_rounds: int = 4  # plan MILPs, neighbourhood x4 each time, before settling for the gap reached
     sample_size: int = 2_000  # customers in the sample LP (first multipliers for a general objective)
@@ -113,7 +117,7 @@ class _Sub:
     objective: float | None
     bound: float | None
     duals: np.ndarray | None  # active coupling rows' duals (LP only)
-    method: str = ""  # "LP", or for integer models "integral LP optimum" | "MILP"
+    method: str = ""  # "LP", or for integer models "integral LP optimum" | "LP optimum rounded" | "MILP"
 
 
 @dataclass
@@ -648,21 +652,30 @@ class DecompositionSession:
             members, reps, sizes, allowed = self._identical_groups(
                 customers, self._best_options(prices, customers)
             )
-            sub = self._solve_units(
-                reps,
-                sizes,
-                allowed,
-                self.rhs[self.active] - base.without(customers)[self.active],
-                integer=True,
-                abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
-                presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
-            )
-            if sub.values is not None:
-                choices = base.spread(customers, members, sizes, sub)
-                value, feasible = base.evaluate(customers, choices)
-                if value > best_value and feasible:
-                    best, best_value, method = (customers, choices), value, sub.method
-            if self._gap(best_value, bound) <= self.options.target_gap or freed_count >= n:
+            rhs = self.rhs[self.active] - base.without(customers)[self.active]
+            # Their LP optimum, rounded when fractional; their exact MILP when that plan is not within
+            # `rounding_gap` (on knapsack-like neighbourhoods HiGHS's root alone can take seconds).
+            for exact in (False, True):
+                sub = self._solve_units(
+                    reps,
+                    sizes,
+                    allowed,
+                    rhs,
+                    integer=True,
+                    abs_gap=1e-3 * self.options.target_gap * max(abs(bound), 1.0),
+                    presolve=False,  # HiGHS's presolve costs 3x the solve on these small, near-integral MILPs
+                    exact=exact,
+                )
+                if sub.values is not None:
+                    choices = base.spread(customers, members, sizes, sub)
+                    value, feasible = base.evaluate(customers, choices)
+                    if value > best_value and feasible:
+                        best, best_value, method = (customers, choices), value, sub.method
+                reached = self._gap(best_value, bound) <= self.options.target_gap
+                close = self._gap(best_value, bound) <= self.options.rounding_gap
+                if close or sub.method != "LP optimum rounded":
+                    break
+            if reached or freed_count >= n:
                 break
             size *= 4
         detail = f"Lagrangian decomposition: {start}; " + (
@@ -698,6 +711,11 @@ class DecompositionSession:
         free = np.flatnonzero(prices.margin <= slack)  # customers with a second option within the gap
         if len(free) * self.problem.n_actions > 4 * self.options.certify_limit:
             return None
+        if (
+            len(free) > self.options.neighbourhood
+            and self._gap(value, prices.bound) <= self.options.target_gap
+        ):
+            return None  # the target is met; closing the rest over this many customers can take seconds
         loss = prices.best[free][:, None] - (
             self.profit[:, free].T - prices.alpha[None, :] - prices.beta[free][:, None]
         )
@@ -767,12 +785,15 @@ class DecompositionSession:
         must_act: np.ndarray | None = None,
         abs_gap: float = ABSOLUTE_GAP,
         presolve: bool = True,
+        exact: bool = True,
     ) -> _Sub:
         """max sum profit[k, rep] y[u, k] over units u (a customer, or `sizes[u]` interchangeable customers
         represented by `reps[u]`) and allowed actions k, subject to the active coupling rows with right-hand
         sides `rhs` and sum_k y[u, k] <= sizes[u] (= with `must_act`); 0 <= y <= sizes; integer if asked.
 
-        Integer models solve the LP relaxation first: its optimum, if integral, is the MILP's."""
+        Integer models solve the LP relaxation first: its optimum, if integral, is the MILP's. With
+        `exact=False` a fractional LP optimum is rounded by `_round_lp` (status "feasible": a plan, no bound),
+        and only if that finds nothing is the MILP solved."""
         p = self.problem
         highspy = self._highspy
         units, actions = np.nonzero(allowed)
@@ -845,11 +866,19 @@ class DecompositionSession:
             if status == ms.kOptimal and solution.value_valid:
                 values = np.asarray(solution.col_value)
                 rounded = np.rint(values)
-                if np.all(np.abs(values - rounded) <= _INTEGRAL):
+                fractional = np.abs(values - rounded) > _INTEGRAL
+                if not fractional.any():
                     objective = float(lp.col_cost_ @ rounded)
                     return _Sub(
                         "optimal", units, actions, rounded, objective, objective, None, "integral LP optimum"
                     )
+                if not exact:
+                    found = self._round_lp(lp, units, fractional, rounded)
+                    if found is not None:
+                        value = float(lp.col_cost_ @ found)
+                        return _Sub(
+                            "feasible", units, actions, found, value, None, None, "LP optimum rounded"
+                        )
             lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
             h.passModel(lp)
             h.run()
@@ -870,6 +899,39 @@ class DecompositionSession:
             duals = np.asarray(solution.row_dual)[: len(active)] if optimal and solution.dual_valid else None
         label = "optimal" if optimal else ("time_limit" if has_values else "no_solution")
         return _Sub(label, units, actions, values, objective, bound, duals, "MILP" if integer else "LP")
+
+    def _round_lp(
+        self, lp, units: np.ndarray, fractional: np.ndarray, rounded: np.ndarray
+    ) -> np.ndarray | None:
+        """Fix-and-solve: every unit whose LP values are all integral keeps them; a MILP over the few units
+        with a fractional value (about one per coupling row) places those. None if that MILP has no
+        solution (the fixed units leave the others no integral room)."""
+        highspy = self._highspy
+        loose = np.isin(units, units[fractional])
+        fixed = lp.col_lower_.copy(), lp.col_upper_.copy()
+        lp.col_lower_ = np.where(loose, fixed[0], rounded)
+        lp.col_upper_ = np.where(loose, fixed[1], rounded)
+        lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
+        h = highspy.Highs()
+        for option, value in (
+            ("output_flag", False),
+            ("threads", 1),
+            ("random_seed", 0),
+            ("mip_rel_gap", 0.0),
+            ("mip_heuristic_run_feasibility_jump", False),
+        ):
+            h.setOptionValue(option, value)
+        remaining = self._deadline - time.perf_counter()
+        if math.isfinite(remaining):
+            h.setOptionValue("time_limit", max(remaining, 0.01))
+        h.passModel(lp)
+        h.run()
+        lp.col_lower_, lp.col_upper_ = fixed
+        lp.integrality_ = []
+        info, solution = h.getInfo(), h.getSolution()
+        if not solution.value_valid or info.primal_solution_status != 2:
+            return None
+        return np.rint(np.asarray(solution.col_value))
 
     def _say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
