@@ -8,7 +8,7 @@ import streamlit as st
 from app_lib import sidebar
 from app_lib.formatting import count, esc, metric_money, money, percent, signed_money
 from app_lib.runner import RunRecord
-from app_lib.solver_text import solver_summary
+from app_lib.solver_text import gap_text, proven_optimal, solver_summary
 from app_lib.tables import roi_grade
 
 
@@ -68,7 +68,10 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     previous_k = previous.result.kpis if previous is not None else None
     if result.status == "optimal":
         st.success(
-            "Optimization complete: this plan is proven optimal for these settings.",
+            "Optimization complete: this plan is proven optimal for these settings."
+            if proven_optimal(result.solver_report)
+            else "Optimization complete: no plan for these settings is worth more than this one by more "
+            f"than {gap_text(result.solver_report.mip_gap)} (certified).",
             icon=":material/celebration:",
         )
     else:

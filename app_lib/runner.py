@@ -92,10 +92,13 @@ def run_plan(
     progress: Callable[[float, str], None] | None = None,
     with_marginal: bool = True,
     problem: Problem | None = None,
+    previous: RunRecord | None = None,
 ) -> RunRecord:
     """Solve the week's plan; when there is a plan also build the export files and (unless
     `with_marginal` is False: the app computes them after showing the plan) the marginal values.
-    `problem`: the model already built for this cohort, catalog and threshold (the app caches it)."""
+    `problem`: the model already built for this cohort, catalog and threshold (the app caches it).
+    `previous`: the session's last run; when it solved the same problem, the decomposition starts from its
+    multipliers and plan (a re-plan after moving a slider)."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -111,11 +114,19 @@ def run_plan(
         problem = build_problem(cohort, catalog, settings.high_risk_threshold)
     stage(2)
     solving, text = STAGES[2]
+    same_problem = (
+        previous is not None
+        and previous.result.has_plan
+        and (previous.cohort_token, previous.catalog_token) == (cohort_token, catalog_token)
+        and bool(cohort_token and catalog_token)
+        and previous.settings.high_risk_threshold == settings.high_risk_threshold
+    )
     result = solve_plan(
         cohort,
         catalog,
         settings,
         problem=problem,
+        warm_start=previous.result if same_problem else None,
         # The solver's own steps (the decomposition reports each one on large cohorts) fill the solving stage.
         progress=lambda fraction, step: report(solving + 0.2 * fraction, f"{text} {step}"),
     )

@@ -366,6 +366,7 @@ def _run(cohort, catalog, settings: PlanSettings, page: str) -> None:
         catalog_label=ss.get(state.CATALOG_LABEL, ""),
         progress=lambda fraction, text: bar.progress(fraction, text=text),
         with_marginal=False,  # computed by the Results page after the plan is on screen
+        previous=ss.get(state.LAST_RUN),
     )
     if ss.get(state.LAST_RUN) is not None:
         ss[state.PREVIOUS_RUN] = ss[state.LAST_RUN]

@@ -27,13 +27,25 @@ class SolverSummary:
 
 
 def gap_text(gap: float | None) -> str:
-    """A relative gap as a percentage with two decimals (0.00%); '–' when unknown."""
-    return "–" if gap is None else f"{100 * gap:,.2f}%"
+    """A relative gap as a percentage with two decimals (0.00%), a nonzero one below 0.01% with one
+    significant digit (0.0003%) so that it never reads as zero; '–' when unknown."""
+    if gap is None:
+        return "–"
+    if 0 < gap < 1e-4:
+        return f"{100 * gap:.1g}%" if 100 * gap >= 1e-4 else "< 0.0001%"
+    return f"{100 * gap:,.2f}%"
+
+
+def proven_optimal(report: SolverReport) -> bool:
+    """Optimal with nothing left to close (the decomposition may stop at a tiny, certified gap)."""
+    return report.status == "optimal" and not (report.mip_gap or 0.0) > 0.0
 
 
 def _proof(report: SolverReport) -> str:
     if report.status == "optimal":
-        return "proven optimal"
+        if proven_optimal(report):
+            return "proven optimal"
+        return f"optimal within its certified gap of {gap_text(report.mip_gap)}"
     if report.status == "infeasible":
         return "proven infeasible (no plan meets every setting)"
     if report.status == "time_limit":
