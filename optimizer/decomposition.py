@@ -823,22 +823,7 @@ class DecompositionSession:
         np.cumsum(np.bincount(cols, minlength=len(units)), out=start[1:])
         index = rows[order].astype(np.int32)
         coefficient = np.concatenate([coupling[nz_row, nz_col], np.ones(len(units))])[order]
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("mip_rel_gap", 0.0),
-            ("mip_abs_gap", abs_gap),
-            ("presolve", "on" if presolve else "off"),
-            # HiGHS 1.15 runs this primal heuristic before every MILP's root: 15 ms even on an 8-column
-            # model, more than the rest of the solve on these small, near-integral ones.
-            ("mip_heuristic_run_feasibility_jump", False),
-        ):
-            h.setOptionValue(option, value)
-        remaining = self._deadline - time.perf_counter()
-        if math.isfinite(remaining):
-            h.setOptionValue("time_limit", max(remaining, 0.01))
+        h = self._highs(mip_abs_gap=abs_gap, presolve="on" if presolve else "off")
         lp = highspy.HighsLp()
         lp.num_col_ = len(units)
         lp.num_row_ = len(active) + len(reps)
@@ -900,6 +885,26 @@ class DecompositionSession:
         label = "optimal" if optimal else ("time_limit" if has_values else "no_solution")
         return _Sub(label, units, actions, values, objective, bound, duals, "MILP" if integer else "LP")
 
+    def _highs(self, **options):
+        """A HiGHS instance for the LPs and MILPs over units: one thread, fixed seed, exact MIP gaps, the
+        session's time limit."""
+        h = self._highspy.Highs()
+        for option, value in {
+            "output_flag": False,
+            "threads": 1,
+            "random_seed": 0,
+            "mip_rel_gap": 0.0,
+            # HiGHS 1.15 runs this primal heuristic before every MILP's root: 15 ms even on an 8-column
+            # model, more than the rest of the solve on these small, near-integral ones.
+            "mip_heuristic_run_feasibility_jump": False,
+            **options,
+        }.items():
+            h.setOptionValue(option, value)
+        remaining = self._deadline - time.perf_counter()
+        if math.isfinite(remaining):
+            h.setOptionValue("time_limit", max(remaining, 0.01))
+        return h
+
     def _round_lp(
         self, lp, units: np.ndarray, fractional: np.ndarray, rounded: np.ndarray
     ) -> np.ndarray | None:
@@ -912,18 +917,7 @@ class DecompositionSession:
         lp.col_lower_ = np.where(loose, fixed[0], rounded)
         lp.col_upper_ = np.where(loose, fixed[1], rounded)
         lp.integrality_ = np.full(len(units), highspy.HighsVarType.kInteger)
-        h = highspy.Highs()
-        for option, value in (
-            ("output_flag", False),
-            ("threads", 1),
-            ("random_seed", 0),
-            ("mip_rel_gap", 0.0),
-            ("mip_heuristic_run_feasibility_jump", False),
-        ):
-            h.setOptionValue(option, value)
-        remaining = self._deadline - time.perf_counter()
-        if math.isfinite(remaining):
-            h.setOptionValue("time_limit", max(remaining, 0.01))
+        h = self._highs()
         h.passModel(lp)
         h.run()
         lp.col_lower_, lp.col_upper_ = fixed
