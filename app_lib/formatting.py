@@ -27,11 +27,11 @@ def metric_money(value: float | None) -> str:
     return money(value, cents=_missing(value) or abs(value) < 100_000)
 
 
-def signed_money(value: float | None) -> str:
-    """+$12.34 / -$12.34 for changes."""
+def signed_money(value: float | None, *, tile: bool = False) -> str:
+    """+$12.34 / -$12.34 for changes; `tile`: whole dollars from $100,000 as in `metric_money`."""
     if _missing(value):
         return "–"
-    return ("+" if value >= 0 else "-") + money(abs(value))
+    return ("+" if value >= 0 else "-") + (metric_money(abs(value)) if tile else money(abs(value)))
 
 
 def percent(value: float | None, digits: int = 1) -> str:

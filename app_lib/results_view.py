@@ -162,8 +162,8 @@ def _change(value: float, previous: float | None) -> str | None:
         return None
     difference = value - previous
     if abs(difference) < 0.005:
-        return "no change vs previous run"
-    return signed_money(difference) + " vs previous run"
+        return "no change vs previous"
+    return signed_money(difference, tile=True) + " vs previous"
 
 
 SETTING_LABELS = {

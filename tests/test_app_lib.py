@@ -24,6 +24,7 @@ def test_money_percent_count():
     assert money(-12) == "-$12.00"
     assert money(None) == "–" and money(float("nan")) == "–"
     assert signed_money(5) == "+$5.00" and signed_money(-5) == "-$5.00"
+    assert signed_money(122_452.14, tile=True) == "+$122,452" and signed_money(-99.5, tile=True) == "-$99.50"
     assert percent(2319.2135) == "2,319.2%"
     assert percent(12.345, 0) == "12%"
     assert share(98, 250) == "39.2%" and share(1, 0) == "–"
