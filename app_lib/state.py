@@ -140,10 +140,11 @@ def cached_problem(
 ) -> Problem:
     """The built model for a cohort, catalog and high-risk threshold, shared by every rerun and session.
 
-    Safe to share: a `Problem` is not changed after `build_problem` except for derived arrays the solvers
-    add on first use (its sparse matrix, under its own lock, and the decomposition's customer classes in
-    `Problem.cache`), which depend only on the problem itself. Solver sessions and Gurobi environments are
-    opened per call and never cached.
+    Safe to share: a `Problem` is not changed after `build_problem` except for derived data the solvers
+    add on first use (its sparse matrix, under its own lock; in `Problem.cache` the decomposition's customer
+    classes and objective arrays, which depend only on the problem, and its last cutting planes, which are
+    valid bounds for any right-hand sides and only steer where a warm start begins). Solver sessions and
+    Gurobi environments are opened per call and never cached.
     """
     return build_problem(_cohort, _catalog, high_risk_threshold)
 
