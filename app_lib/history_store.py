@@ -83,7 +83,13 @@ def save_run(record: RunRecord, label: str = "") -> int:
     with record.save_lock:
         if record.saved_plan_id is None:
             record.saved_plan_id = store.save_plan(
-                record.result, record.exports, record.cohort, record.catalog, label=label, created_by=user
+                record.result,
+                record.exports,
+                record.cohort,
+                record.catalog,
+                label=label,
+                created_by=user,
+                file_bytes={name: record.file_bytes(name) for name in record.exports.files()},
             )
     return record.saved_plan_id
 

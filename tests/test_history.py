@@ -66,6 +66,23 @@ def test_saved_plan_round_trips_exactly(week, tmp_path):
     assert reopened.has_plan and reopened.kpis == result.kpis
 
 
+def test_files_already_serialized_are_stored_without_writing_them_again(week, tmp_path, monkeypatch):
+    """The app passes its downloads' bytes: the save stores them as they are (no second CSV writing)."""
+    import optimizer.history as history_module
+
+    cohort, catalog, result, exports = week
+    serialized = {name: to_csv_bytes(frame) for name, frame in exports.files().items()}
+    written = []
+    monkeypatch.setattr(
+        history_module, "to_csv_bytes", lambda frame: written.append(1) or to_csv_bytes(frame)
+    )
+    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+        plan_id = history.save_plan(result, exports, cohort, catalog, file_bytes=serialized)
+        assert written == [] and history.plan_files(plan_id) == serialized
+        other = history.save_plan(result, exports, cohort, catalog)
+        assert len(written) == 4 and history.plan_files(other) == serialized
+
+
 def test_fingerprints_identify_the_inputs(week, tmp_path):
     cohort, catalog, result, exports = week
     other_catalog = catalog.assign(uplift=catalog["uplift"] * 0.5)
