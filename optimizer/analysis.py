@@ -56,12 +56,13 @@ def chosen_pairs(x: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.asarray(x) > 0.5)
 
 
-def assignments_frame(problem: Problem, x: np.ndarray) -> pd.DataFrame:
-    """One row per treated customer, in cohort order.
+def pairs_frame(problem: Problem, picked: np.ndarray) -> pd.DataFrame:
+    """One row per treated customer, in cohort order, from the indices of the variables set to 1
+    (`chosen_pairs` of a solution).
 
     Columns are taken positionally with their own dtypes (no round trip through object arrays): at a
     million customers this is 5x faster than building the frame from `.to_numpy()` copies."""
-    picked = chosen_pairs(x)
+    picked = np.asarray(picked, dtype=np.int64)
     customers = problem.pair_customer[picked]
     order = np.argsort(customers, kind="stable")
     picked, customers = picked[order], customers[order]

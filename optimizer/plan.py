@@ -13,11 +13,11 @@ import pandas as pd
 
 from optimizer.analysis import (
     Kpis,
-    assignments_frame,
     chosen_pairs,
     compute_kpis,
     constraint_report,
     kpis_from_solution,
+    pairs_frame,
 )
 from optimizer.model import PlanSettings, Problem, build_problem, policy_count
 from optimizer.solvers import Solution, choose_solver, open_session
@@ -163,14 +163,10 @@ def _result_from_solution(
         detail=solution.detail,
         multipliers=solution.multipliers,
     )
-    if solution.has_plan:
-        assignments = assignments_frame(problem, solution.x)
-        kpis = compute_kpis(assignments, problem.n_customers, settings.budget)
-    else:
-        assignments = assignments_frame(problem, np.zeros(problem.n_variables))
-        kpis = None
-    constraints = constraint_report(problem, settings, solution.x if solution.has_plan else None)
     chosen = chosen_pairs(solution.x) if solution.has_plan else None
+    assignments = pairs_frame(problem, chosen if chosen is not None else np.zeros(0, dtype=np.int64))
+    kpis = compute_kpis(assignments, problem.n_customers, settings.budget) if solution.has_plan else None
+    constraints = constraint_report(problem, settings, solution.x if solution.has_plan else None)
     return PlanResult(solution.status, settings, report, assignments, kpis, constraints, chosen=chosen)
 
 
