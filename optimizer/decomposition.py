@@ -633,7 +633,8 @@ class DecompositionSession:
     # --- plan and certificate ------------------------------------------------------------------------
 
     def _plan(self, prices: _Prices, fallback, start: str) -> Solution:
-        """An exact MILP over the most ambiguous customers, everyone else at their best choice.
+        """A plan over the most ambiguous customers (their LP optimum, its rounding, or their exact MILP),
+        everyone else at their best choice.
 
         Candidate plans differ from the best choices `prices.choice` only on the freed customers, so their
         value and row activity are updated from the base plan's in time proportional to those customers.
@@ -671,9 +672,9 @@ class DecompositionSession:
                     value, feasible = base.evaluate(customers, choices)
                     if value > best_value and feasible:
                         best, best_value, method = (customers, choices), value, sub.method
-                reached = self._gap(best_value, bound) <= self.options.target_gap
-                close = self._gap(best_value, bound) <= self.options.rounding_gap
-                if close or sub.method != "LP optimum rounded":
+                gap = self._gap(best_value, bound)
+                reached = gap <= self.options.target_gap
+                if gap <= self.options.rounding_gap or sub.method != "LP optimum rounded":
                     break
             if reached or freed_count >= n:
                 break
