@@ -18,8 +18,8 @@ from sqlalchemy.engine import make_url
 
 from app_lib import auth
 from app_lib.runner import RunRecord
-from optimizer.history import PlanHistory, SavedPlan, resolve_history_url
-from optimizer.outcomes import (
+from optimizer.loop.history import PlanHistory, SavedPlan, resolve_history_url
+from optimizer.loop.outcomes import (
     Measurement,
     SufficiencyRule,
     load_outcomes,
@@ -28,7 +28,7 @@ from optimizer.outcomes import (
     outcomes_csv_bytes,
     simulate_outcomes,
 )
-from optimizer.recalibrate import Recalibration, Reoptimization, recalibrate_catalog, reoptimize
+from optimizer.loop.recalibrate import Recalibration, Reoptimization, recalibrate_catalog, reoptimize
 
 RULE = SufficiencyRule()
 

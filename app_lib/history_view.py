@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 
 from app_lib.figures import DARK_GREEN, GREEN, GREY, HEIGHT, RED, _layout
 from app_lib.formatting import money, percent, signed_money
-from optimizer.comparison import SETTING_LABELS, PlanComparison
+from optimizer.loop.comparison import SETTING_LABELS, PlanComparison
+from optimizer.loop.outcomes import Measurement
+from optimizer.loop.recalibrate import Recalibration, Reoptimization
 from optimizer.model import PlanSettings
-from optimizer.outcomes import Measurement
-from optimizer.recalibrate import Recalibration, Reoptimization
 
 # --- saved plans ---------------------------------------------------------------------------------------
 

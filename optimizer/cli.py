@@ -14,13 +14,13 @@ import sys
 import time
 from pathlib import Path
 
-from optimizer import loop_cli
 from optimizer.catalog import load_catalog
 from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
 from optimizer.errors import InputError
 from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
 from optimizer.jsonout import print_json, records
+from optimizer.loop import cli as loop_cli
 from optimizer.model import PlanSettings
 from optimizer.plan import budget_sweep, solve_plan
 from optimizer.solvers import SolverUnavailable

@@ -185,7 +185,7 @@ def solve_plan(
     """Solve the week's MILP and analyse the plan.
 
     `solver`: "auto" (Gurobi within its pip license limit, the decomposition above it), "gurobi", "highs"
-    or "decomposition" (`optimizer.decomposition`: any size, a plan within a certified 0.01% gap).
+    or "decomposition" (`optimizer.solvers.decomposition`: any size, a plan within a certified 0.01% gap).
     `progress(fraction, message)` is called as the solve advances (several times for the decomposition).
     `warm_start`: an earlier result on the same problem (or its `solver_report.multipliers`): the
     decomposition starts from its multipliers, and skips its feasibility check when the earlier plan still

@@ -9,7 +9,7 @@ from app_lib import history_view as view
 from app_lib.formatting import count, esc, metric_money, money, percent
 from app_lib.page import setup
 from optimizer import InputError, to_csv_bytes
-from optimizer.comparison import compare_plans
+from optimizer.loop.comparison import compare_plans
 
 context = setup("history", "History")
 st.title(":material/history: Plan history")

@@ -17,7 +17,7 @@ if str(ROOT) not in sys.path:
 def history_database(tmp_path_factory):
     """Every test's plan history is a temporary SQLite file, never the repository's data/history.sqlite
     (tests that need their own database set PLAYLISTPRO_HISTORY_URL again)."""
-    from optimizer.history import HISTORY_URL_ENV
+    from optimizer.loop.history import HISTORY_URL_ENV
 
     url = f"sqlite:///{(tmp_path_factory.mktemp('history') / 'history.sqlite').as_posix()}"
     with pytest.MonkeyPatch.context() as patch:

@@ -15,8 +15,8 @@ from app_support import PAGES, all_text, app_session, metrics
 from app_lib import history_store, state
 from app_lib.formatting import money
 from optimizer import InputError, PlanSettings, build_exports, load_catalog, solve_plan, to_csv_bytes
-from optimizer.history import HISTORY_URL_ENV, PlanHistory
-from optimizer.outcomes import outcomes_csv_bytes, simulate_outcomes
+from optimizer.loop.history import HISTORY_URL_ENV, PlanHistory
+from optimizer.loop.outcomes import outcomes_csv_bytes, simulate_outcomes
 
 OUTCOMES_TAB = "Outcomes & measured uplift"
 

@@ -439,7 +439,7 @@ def test_download_clicks_during_a_slow_save_save_the_run_once(reference_cohort, 
 
     from app_lib import history_store
     from app_lib.runner import run_plan
-    from optimizer.history import HISTORY_URL_ENV, PlanHistory
+    from optimizer.loop.history import HISTORY_URL_ENV, PlanHistory
 
     url = f"sqlite:///{(tmp_path / 'history.sqlite').as_posix()}"
     monkeypatch.setenv(HISTORY_URL_ENV, url)

@@ -80,7 +80,7 @@ def history_url(tmp_path_factory) -> str:
 def server(history_url):
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing (CI installs Debian's chromium package)")
-    from optimizer.history import HISTORY_URL_ENV
+    from optimizer.loop.history import HISTORY_URL_ENV
 
     port = _free_port()
     SHOTS.mkdir(exist_ok=True)
@@ -344,8 +344,8 @@ def test_history_journey_in_chromium(server, browser, history_url, tmp_path):
     """Run and export two plans (saved with the first download, and without downloading), open History,
     compare them, upload a bad outcomes file and a good one (drawn by `simulate_outcomes` from the saved
     plan), see the uplift table, recalibrate and use the new catalog."""
-    from optimizer.history import PlanHistory
-    from optimizer.outcomes import outcomes_csv_bytes, simulate_outcomes
+    from optimizer.loop.history import PlanHistory
+    from optimizer.loop.outcomes import outcomes_csv_bytes, simulate_outcomes
 
     page = new_page(browser)
     open_app(page, server)
@@ -460,7 +460,7 @@ def test_large_cohort_journey_in_chromium(server, browser, history_url, tmp_path
     from optimizer.churn.export import features_csv, predictions_csv
     from optimizer.churn.generate import generate_customers
     from optimizer.churn.score import score_customers
-    from optimizer.history import PlanHistory
+    from optimizer.loop.history import PlanHistory
 
     scored = score_customers(generate_customers(75_000, 45), source="simulated customers")
     predictions, features = tmp_path / "predictions_75000.csv", tmp_path / "features_75000.csv"

@@ -10,8 +10,8 @@ import pytest
 from helpers import make_catalog, make_cohort, plan_violations, random_instance, random_settings
 
 from optimizer import PlanSettings, build_problem, load_catalog, minimum_budget, solve_plan
-from optimizer.decomposition import DecompositionOptions, DecompositionSession
 from optimizer.solvers import choose_solver, gurobi_available, open_session, within_gurobi_license
+from optimizer.solvers.decomposition import DecompositionOptions, DecompositionSession
 
 # Every stage on tiny instances: no whole-MILP shortcut, a 2-customer neighbourhood, one MILP round.
 FORCED = DecompositionOptions(exact_limit=0, working_set=3, neighbourhood=2, max_rounds=1, sample_size=8)

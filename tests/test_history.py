@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from optimizer import PlanSettings, build_exports, load_catalog, solve_plan, to_csv_bytes
-from optimizer.history import (
+from optimizer.loop.history import (
     HISTORY_URL_ENV,
     LIST_COLUMNS,
     PlanHistory,
@@ -68,7 +68,7 @@ def test_saved_plan_round_trips_exactly(week, tmp_path):
 
 def test_files_already_serialized_are_stored_without_writing_them_again(week, tmp_path, monkeypatch):
     """The app passes its downloads' bytes: the save stores them as they are (no second CSV writing)."""
-    import optimizer.history as history_module
+    import optimizer.loop.history as history_module
 
     cohort, catalog, result, exports = week
     serialized = {name: to_csv_bytes(frame) for name, frame in exports.files().items()}
@@ -172,7 +172,7 @@ def test_history_survives_a_restart(week, tmp_path):
         assert saved.label == "w1"
         pd.testing.assert_frame_equal(saved.assignments, result.assignments)
     reader = (
-        "import sys, json; from optimizer.history import PlanHistory; "
+        "import sys, json; from optimizer.loop.history import PlanHistory; "
         "plans = PlanHistory(sys.argv[1]).list_plans(); "
         "print(json.dumps({'plans': plans[['id', 'label']].to_dict(orient='records')}))"
     )
@@ -230,7 +230,7 @@ WORKER = """
 import sys, time
 from pathlib import Path
 from optimizer import PlanSettings, build_exports, load_catalog, load_cohort, solve_plan
-from optimizer.history import PlanHistory
+from optimizer.loop.history import PlanHistory
 
 url, name, reference, gate, workers = sys.argv[1:6]
 cohort = load_cohort(reference + "/prediction_250.csv", reference + "/test_250.csv")
@@ -277,7 +277,7 @@ def test_concurrent_saves_from_processes_lose_nothing(reference_dir, tmp_path):
 def test_decomposition_report_round_trips(tmp_path):
     """A plan solved by the decomposition keeps its method detail and multipliers in the history."""
     from optimizer import build_exports, load_bundled_cohort, load_catalog, solve_plan
-    from optimizer.history import PlanHistory
+    from optimizer.loop.history import PlanHistory
 
     cohort, catalog = load_bundled_cohort(), load_catalog()
     result = solve_plan(cohort, catalog, solver="decomposition")

@@ -7,10 +7,10 @@ import pytest
 
 from app_lib import history_view as view
 from optimizer import PlanSettings, build_exports, load_catalog, solve_plan
-from optimizer.comparison import compare_plans
-from optimizer.history import PlanHistory
-from optimizer.outcomes import load_outcomes, measure_uplift, outcomes_csv_bytes, simulate_outcomes
-from optimizer.recalibrate import recalibrate_catalog, reoptimize
+from optimizer.loop.comparison import compare_plans
+from optimizer.loop.history import PlanHistory
+from optimizer.loop.outcomes import load_outcomes, measure_uplift, outcomes_csv_bytes, simulate_outcomes
+from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from statsmodels.stats import proportion
 from optimizer import PlanSettings, load_catalog, solve_plan
 from optimizer.errors import InputError
 from optimizer.exports import holdout_flags
-from optimizer.history import SavedPlan
-from optimizer.outcomes import (
+from optimizer.loop.history import SavedPlan
+from optimizer.loop.outcomes import (
     MEASUREMENT_COLUMNS,
     SufficiencyRule,
     compare_groups,

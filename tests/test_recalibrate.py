@@ -9,10 +9,10 @@ import pytest
 from helpers import make_catalog, make_cohort
 
 from optimizer import PlanSettings, build_exports, load_catalog, solve_plan
-from optimizer.comparison import compare_plans
-from optimizer.history import PlanHistory
-from optimizer.outcomes import load_outcomes, measure_uplift, outcomes_csv_bytes, simulate_outcomes
-from optimizer.recalibrate import KPI_COLUMNS, recalibrate_catalog, reoptimize, revalue
+from optimizer.loop.comparison import compare_plans
+from optimizer.loop.history import PlanHistory
+from optimizer.loop.outcomes import load_outcomes, measure_uplift, outcomes_csv_bytes, simulate_outcomes
+from optimizer.loop.recalibrate import KPI_COLUMNS, recalibrate_catalog, reoptimize, revalue
 
 CATALOG = [
     (0, "No Action", "none", 0, 0, "all"),

@@ -1,7 +1,7 @@
 """Recalibration: a new action catalog with the measured uplifts where the evidence is sufficient.
 
 For each action of the catalog:
-- the measurement is sufficient (`SufficiencyRule`, see `optimizer.outcomes`): the new uplift is the
+- the measurement is sufficient (`SufficiencyRule`, see `optimizer.loop.outcomes`): the new uplift is the
   measured relative uplift 1 - r_T / r_H, rounded to 4 decimals and clipped to [0, 1] (the catalog's uplift
   is a reduction; a measured increase in churn becomes 0, so the optimizer stops paying for that action);
 - otherwise (too few customers, too wide an interval, the action not in the measured plan, No Action):
@@ -22,9 +22,9 @@ import pandas as pd
 
 from optimizer.analysis import Kpis, compute_kpis
 from optimizer.catalog import NO_ACTION_ID, validate_catalog
-from optimizer.comparison import PlanComparison, compare_plans, kpi_table
-from optimizer.history import SavedPlan, catalog_csv
-from optimizer.outcomes import Measurement, SufficiencyRule
+from optimizer.loop.comparison import PlanComparison, compare_plans, kpi_table
+from optimizer.loop.history import SavedPlan, catalog_csv
+from optimizer.loop.outcomes import Measurement, SufficiencyRule
 from optimizer.plan import PlanResult, solve_plan
 
 UPLIFT_DECIMALS = 4

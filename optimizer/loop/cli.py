@@ -20,19 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.comparison import compare_plans
 from optimizer.errors import InputError, Problem
-from optimizer.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
 from optimizer.jsonout import print_json as _print_json
 from optimizer.jsonout import records as _records
-from optimizer.outcomes import (
+from optimizer.loop.comparison import compare_plans
+from optimizer.loop.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
+from optimizer.loop.outcomes import (
     SufficiencyRule,
     load_plan_outcomes,
     measure_uplift,
     outcomes_csv_bytes,
     simulate_outcomes,
 )
-from optimizer.recalibrate import recalibrate_catalog, reoptimize
+from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
 
 EXIT_OK = 0
 

@@ -3,7 +3,7 @@
 A saved plan holds its settings, action catalog, full cohort, input fingerprints, solver report, KPIs,
 constraint report, assignments with holdout flags, the exact bytes of its four export files, and any outcome
 files uploaded against it later. It can be listed, reopened, compared, re-downloaded byte for byte and
-measured (`optimizer.outcomes`).
+measured (`optimizer.loop.outcomes`).
 
 Storage is any SQLAlchemy URL. The default is the SQLite file `data/history.sqlite` in the repository,
 created on first use; the `url` argument, then the `PLAYLISTPRO_HISTORY_URL` environment variable, override

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.model import Problem
-from optimizer.solvers import ABSOLUTE_GAP, Solution, SolverUnavailable
+from optimizer.solvers.base import ABSOLUTE_GAP, Solution, SolverUnavailable
 
 Progress = Callable[[float, str], None]
 _RANK_ONE_SAMPLE = 20_000  # pairs checked to recognize the retention objective's rank-one form

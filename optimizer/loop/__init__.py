@@ -1,0 +1,1 @@
+"""The learning loop: the plan history, measured outcomes, recalibrated catalogs, plan comparison, its CLI."""

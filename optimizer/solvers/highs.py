@@ -1,0 +1,109 @@
+"""HiGHS backend: the whole model passed to highspy as column-wise arrays."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from optimizer.solvers.base import ABSOLUTE_GAP, Solution, SolverUnavailable, relative_gap
+
+if TYPE_CHECKING:
+    from optimizer.model import Problem
+
+
+class HighsSession:
+    """highspy model, passed whole as column-wise arrays."""
+
+    name = "highs"
+
+    def __init__(self, problem: Problem, rhs: np.ndarray, *, relax: bool = False):
+        try:
+            import highspy
+        except ImportError as exc:
+            raise SolverUnavailable("highspy is not installed") from exc
+        self._highspy = highspy
+        self.relax = relax
+        self.senses = problem.senses()
+        self.n_rows = problem.n_constraints
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("mip_rel_gap", 0.0)
+        h.setOptionValue("mip_abs_gap", ABSOLUTE_GAP)
+        h.setOptionValue("random_seed", 0)
+        h.setOptionValue("threads", 1)
+        lp = highspy.HighsLp()
+        n = problem.n_variables
+        lp.num_col_ = n
+        lp.num_row_ = self.n_rows
+        lp.col_cost_ = problem.objective.astype(float)
+        lp.col_lower_ = np.zeros(n)
+        lp.col_upper_ = np.ones(n)
+        lower, upper = self._bounds(rhs)
+        lp.row_lower_ = lower
+        lp.row_upper_ = upper
+        csc = problem.matrix.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        lp.sense_ = highspy.ObjSense.kMaximize
+        if not relax:
+            lp.integrality_ = np.full(n, highspy.HighsVarType.kInteger)
+        h.passModel(lp)
+        self.h = h
+
+    def _bounds(self, rhs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rhs = np.asarray(rhs, dtype=float)
+        upper_rows = self.senses == "<="
+        lower = np.where(upper_rows, -np.inf, rhs)
+        upper = np.where(upper_rows, rhs, np.inf)
+        return lower, upper
+
+    def set_rhs(self, rhs: np.ndarray) -> None:
+        lower, upper = self._bounds(rhs)
+        self.h.changeRowsBounds(self.n_rows, np.arange(self.n_rows, dtype=np.int32), lower, upper)
+
+    def set_objective(self, objective: np.ndarray, maximize: bool = True) -> None:
+        n = len(objective)
+        self.h.changeColsCost(n, np.arange(n, dtype=np.int32), np.asarray(objective, dtype=float))
+        sense = self._highspy.ObjSense
+        self.h.changeObjectiveSense(sense.kMaximize if maximize else sense.kMinimize)
+
+    def solve(self, time_limit: float | None = None) -> Solution:
+        highspy = self._highspy
+        self.h.setOptionValue("time_limit", float(time_limit) if time_limit else math.inf)
+        started = time.perf_counter()
+        self.h.run()
+        runtime = time.perf_counter() - started
+        status = self.h.getModelStatus()
+        ms = highspy.HighsModelStatus
+        if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+            return Solution("infeasible", None, None, None, None, runtime)
+        info = self.h.getInfo()
+        solution = self.h.getSolution()
+        has_solution = bool(solution.value_valid) and (
+            self.relax or info.primal_solution_status == 2  # kSolutionStatusFeasible
+        )
+        x = np.asarray(solution.col_value) if has_solution else None
+        objective = float(info.objective_function_value) if has_solution else None
+        optimal = status == ms.kOptimal
+        if self.relax:
+            duals = np.asarray(solution.row_dual) if optimal and solution.dual_valid else None
+            return Solution(
+                "optimal" if optimal else "time_limit", x, objective, objective, 0.0, runtime, duals
+            )
+        bound = float(info.mip_dual_bound) if has_solution else None
+        label = "optimal" if optimal else ("time_limit" if has_solution else "no_solution")
+        return Solution(label, x, objective, bound, relative_gap(objective, bound), runtime)
+
+    def close(self) -> None:
+        self.h.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
