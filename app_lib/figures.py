@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from optimizer.churn.figures import probability_bins
+from optimizer.model import RowFamily
 
 GREEN = "#1DB954"
 DARK_GREEN = "#117A37"
@@ -231,7 +232,7 @@ CHANNEL_LABELS = {"email": "Email", "push": "Push", "in_app": "In-app", "call": 
 
 def capacity_utilization(constraints: pd.DataFrame) -> go.Figure:
     """Horizontal utilization bars for the budget and each limited channel, coloured green/yellow/red."""
-    rows = constraints[constraints["family"].isin(["Budget", "Channel capacity"])]
+    rows = constraints[constraints["family"].isin([RowFamily.BUDGET, RowFamily.CHANNEL_CAPACITY])]
     rows = rows[rows["limit"].notna()]
     labels, values, colors, texts = [], [], [], []
     for row in rows.itertuples(index=False):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from optimizer.model import RowFamily
+
 TIERS_HIGH_FIRST = ["High", "Medium", "Low"]
 
 
@@ -165,14 +167,7 @@ def top_customers(assignments: pd.DataFrame, n: int | None = 50) -> pd.DataFrame
 
 def binding_constraints(constraints: pd.DataFrame) -> pd.DataFrame:
     """Binding rows (within one unit of the limit), limits first, then policy floors."""
-    family_order = {
-        "Budget": 0,
-        "Channel capacity": 1,
-        "High-risk coverage": 2,
-        "Premium coverage": 3,
-        "Saturation": 4,
-        "Fairness": 5,
-    }
+    family_order = {str(family): family.order for family in RowFamily}
     rows = constraints[constraints["binding"]].copy()
     rows["_order"] = rows["family"].map(family_order).fillna(9)
     return rows.sort_values("_order", kind="stable").drop(columns="_order").reset_index(drop=True)

@@ -10,7 +10,7 @@ Public API (the app, the CLI and the tests all use these):
 from optimizer.analysis import Kpis, compute_kpis, constraint_report
 from optimizer.catalog import load_catalog, validate_catalog
 from optimizer.data import load_bundled_cohort, load_cohort
-from optimizer.errors import InputError, Problem
+from optimizer.errors import InputError, InputProblem
 from optimizer.exports import Exports, build_exports, to_csv_bytes, write_exports
 from optimizer.model import PlanSettings, build_problem
 from optimizer.plan import (
@@ -32,7 +32,7 @@ __all__ = [
     "Kpis",
     "PlanResult",
     "PlanSettings",
-    "Problem",
+    "InputProblem",
     "SolverReport",
     "budget_sweep",
     "build_exports",

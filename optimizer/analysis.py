@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from optimizer.model import PlanSettings, Problem, Row
+from optimizer.model import PlanSettings, Problem, Row, RowFamily
 
 ASSIGNMENT_COLUMNS = [
     "customer_id",
@@ -167,7 +167,8 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
         records.append(
             {
                 "key": row.key,
-                "family": row.family,
+                "family": str(row.family),
+                "family_label": row.family.label,
                 "constraint": row.label,
                 "sense": row.sense,
                 "unit": row.unit,
@@ -194,7 +195,7 @@ def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: 
     if not math.isfinite(limit):
         return f"No limit set; the plan uses {_amount(row, used)}."
     share = f"{_amount(row, used)} of {_amount(row, limit)}"
-    if row.family == "Budget":
+    if row.family is RowFamily.BUDGET:
         if binding:
             return (
                 f"Budget fully used ({share}). More budget would treat more customers: "
@@ -210,14 +211,14 @@ def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: 
             f"{_amount(row, limit - used)} left unused ({share}): no remaining action returns more than it "
             "costs within the other limits, so a larger budget would not help."
         )
-    if row.family == "Channel capacity":
+    if row.family is RowFamily.CHANNEL_CAPACITY:
         if binding:
             return (
                 f"{row.label} is full ({share}). Raising it lets more customers be reached on this channel; "
                 "its marginal value says what one more slot is worth."
             )
         return f"{share} used; this capacity does not limit the plan this week."
-    if row.family == "Saturation":
+    if row.family is RowFamily.SATURATION:
         if binding:
             return (
                 f"This action hit its cap ({share} customers). Raise Max Action Saturation to let it reach "

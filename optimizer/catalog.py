@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data import Source, bundled_data_dir, parse_numeric, read_csv_text
-from optimizer.errors import InputError, Problem, spreadsheet_row
+from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
 CHANNELS = ("none", "email", "in_app", "push", "call")
 # Which channel capacity each channel draws on.
@@ -51,25 +51,27 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
     Raises `InputError` listing every problem (file, row, column).
     """
     if frame.empty:
-        raise InputError(Problem(file, "the catalog has no actions"))
+        raise InputError(InputProblem(file, "the catalog has no actions"))
     text = frame.copy()
     text.columns = [str(c).strip() for c in text.columns]
     missing = [c for c in REQUIRED_CATALOG_COLUMNS if c not in text.columns]
     if missing:
-        raise InputError([Problem(file, "required column is missing", column=c) for c in missing])
+        raise InputError([InputProblem(file, "required column is missing", column=c) for c in missing])
     for column in text.columns:
         text[column] = text[column].map(_cell_text)
 
-    problems: list[Problem] = []
+    problems: list[InputProblem] = []
     ids = parse_numeric(text, "action_id", file, problems, low=0, what="action_id")
     for i in np.flatnonzero(np.isfinite(ids) & (ids != np.floor(ids))):
-        problems.append(Problem(file, "action_id must be a whole number", spreadsheet_row(i), "action_id"))
+        problems.append(
+            InputProblem(file, "action_id must be a whole number", spreadsheet_row(i), "action_id")
+        )
     seen: dict[float, int] = {}
     for i, value in enumerate(ids):
         if np.isfinite(value):
             if value in seen:
                 problems.append(
-                    Problem(
+                    InputProblem(
                         file,
                         f"duplicate action_id {int(value)} "
                         f"(first seen in row {spreadsheet_row(seen[value])})",
@@ -79,11 +81,11 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
                 )
             seen.setdefault(value, i)
     for i in np.flatnonzero(text["action_name"].eq("").to_numpy()):
-        problems.append(Problem(file, "action_name is empty", spreadsheet_row(i), "action_name"))
+        problems.append(InputProblem(file, "action_name is empty", spreadsheet_row(i), "action_name"))
     channel = text["channel"].str.lower()
     for i in np.flatnonzero(~channel.isin(CHANNELS).to_numpy()):
         problems.append(
-            Problem(
+            InputProblem(
                 file,
                 f"unknown channel {text['channel'].iloc[i]!r}; use one of {', '.join(CHANNELS)}",
                 spreadsheet_row(i),
@@ -95,13 +97,15 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
     segment = text["eligible_segment"]
     for i in np.flatnonzero(segment.eq("").to_numpy()):
         problems.append(
-            Problem(file, "eligible_segment is empty (use 'all')", spreadsheet_row(i), "eligible_segment")
+            InputProblem(
+                file, "eligible_segment is empty (use 'all')", spreadsheet_row(i), "eligible_segment"
+            )
         )
     bounds = {}
     for column in ("min_clv", "max_clv"):
         if column in text.columns:
             given = text[column].ne("").to_numpy()
-            sub_problems: list[Problem] = []
+            sub_problems: list[InputProblem] = []
             values = parse_numeric(text, column, file, sub_problems, low=0.0, what=column)
             problems += [p for p in sub_problems if given[p.row - 2]]
             bounds[column] = np.where(given, values, np.nan)
@@ -109,19 +113,21 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
             bounds[column] = np.full(len(text), np.nan)
     crossed = bounds["min_clv"] >= bounds["max_clv"]
     for i in np.flatnonzero(crossed):
-        problems.append(Problem(file, "min_clv must be below max_clv", spreadsheet_row(i), "max_clv"))
+        problems.append(InputProblem(file, "min_clv must be below max_clv", spreadsheet_row(i), "max_clv"))
     enabled = np.ones(len(text), dtype=bool)
     if "enabled" in text.columns:
         flag = text["enabled"].str.lower()
         for i in np.flatnonzero(~flag.isin(_TRUE | _FALSE).to_numpy()):
             problems.append(
-                Problem(file, f"{text['enabled'].iloc[i]!r} is not true/false", spreadsheet_row(i), "enabled")
+                InputProblem(
+                    file, f"{text['enabled'].iloc[i]!r} is not true/false", spreadsheet_row(i), "enabled"
+                )
             )
         enabled = ~flag.isin(_FALSE).to_numpy()
     no_action = ids == NO_ACTION_ID
     for i in np.flatnonzero(no_action & ((np.nan_to_num(cost) != 0) | (np.nan_to_num(uplift) != 0))):
         problems.append(
-            Problem(
+            InputProblem(
                 file, "action 0 is 'No Action': its cost and uplift must be 0", spreadsheet_row(i), "cost"
             )
         )
@@ -143,7 +149,9 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
         }
     )
     if not (catalog["enabled"] & (catalog["action_id"] != NO_ACTION_ID)).any():
-        raise InputError(Problem(file, "no action is enabled: enable at least one action besides No Action"))
+        raise InputError(
+            InputProblem(file, "no action is enabled: enable at least one action besides No Action")
+        )
     return catalog.sort_values("action_id", kind="stable").reset_index(drop=True)
 
 

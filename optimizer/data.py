@@ -15,7 +15,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import InputError, Problem, spreadsheet_row
+from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
 PREDICTION_COLUMNS = ["customer_id", "churn_probability"]
 FEATURE_COLUMNS = [
@@ -74,28 +74,30 @@ def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame
         if isinstance(source, bytes):
             source = io.BytesIO(source)
         elif isinstance(source, str | os.PathLike) and not Path(source).is_file():
-            raise InputError(Problem(shown, f"file not found ({source})"))
+            raise InputError(InputProblem(shown, f"file not found ({source})"))
         frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
     except InputError:
         raise
     except pd.errors.EmptyDataError:
-        raise InputError(Problem(shown, "the file is empty (no header row)")) from None
+        raise InputError(InputProblem(shown, "the file is empty (no header row)")) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputError(Problem(shown, f"not a readable CSV file ({exc})".strip())) from None
+        raise InputError(InputProblem(shown, f"not a readable CSV file ({exc})".strip())) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
-        raise InputError(Problem(shown, "the file has a header but no data rows"))
+        raise InputError(InputProblem(shown, "the file has a header but no data rows"))
     return frame, shown
 
 
-def _missing_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> list[Problem]:
-    return [Problem(file, "required column is missing", column=c) for c in required if c not in frame.columns]
+def _missing_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> list[InputProblem]:
+    return [
+        InputProblem(file, "required column is missing", column=c) for c in required if c not in frame.columns
+    ]
 
 
-def _blank_cells(frame: pd.DataFrame, column: str, file: str, what: str) -> list[Problem]:
+def _blank_cells(frame: pd.DataFrame, column: str, file: str, what: str) -> list[InputProblem]:
     values = frame[column].str.strip()
     return [
-        Problem(file, f"{what} is empty", row=spreadsheet_row(i), column=column)
+        InputProblem(file, f"{what} is empty", row=spreadsheet_row(i), column=column)
         for i in np.flatnonzero(values.eq("").to_numpy())
     ]
 
@@ -131,7 +133,7 @@ def parse_numeric(
     frame: pd.DataFrame,
     column: str,
     file: str,
-    problems: list[Problem],
+    problems: list[InputProblem],
     *,
     low: float | None = None,
     high: float | None = None,
@@ -144,7 +146,7 @@ def parse_numeric(
     for i in np.flatnonzero(bad):
         shown = text.iloc[i]
         message = f"{what} is empty" if shown == "" else f"{shown!r} is not a number"
-        problems.append(Problem(file, message, row=spreadsheet_row(i), column=column))
+        problems.append(InputProblem(file, message, row=spreadsheet_row(i), column=column))
     out_of_range = np.zeros(len(values), dtype=bool)
     with np.errstate(invalid="ignore"):
         if low is not None:
@@ -155,7 +157,7 @@ def parse_numeric(
     bounds = f"[{low:g}, {high:g}]" if high is not None else f">= {low:g}"
     for i in np.flatnonzero(out_of_range):
         problems.append(
-            Problem(
+            InputProblem(
                 file,
                 f"{values[i]:g} is out of range: {what} must be {bounds}",
                 row=spreadsheet_row(i),
@@ -165,10 +167,12 @@ def parse_numeric(
     return values
 
 
-def _id_problems(ids: pd.Series, codes: np.ndarray, file: str, problems: list[Problem]) -> None:
+def _id_problems(ids: pd.Series, codes: np.ndarray, file: str, problems: list[InputProblem]) -> None:
     """Empty customer ids, then duplicates (each naming the row where its id was first seen)."""
     for i in np.flatnonzero(ids.eq("").to_numpy()):
-        problems.append(Problem(file, "customer_id is empty", row=spreadsheet_row(i), column="customer_id"))
+        problems.append(
+            InputProblem(file, "customer_id is empty", row=spreadsheet_row(i), column="customer_id")
+        )
     duplicated = pd.Series(codes).duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
     repeats = np.flatnonzero(duplicated)
     if not len(repeats):
@@ -177,7 +181,7 @@ def _id_problems(ids: pd.Series, codes: np.ndarray, file: str, problems: list[Pr
     np.minimum.at(first_seen, codes, np.arange(len(ids)))
     for i in repeats:
         problems.append(
-            Problem(
+            InputProblem(
                 file,
                 f"duplicate customer_id {ids.iloc[i]!r} "
                 f"(first seen in row {spreadsheet_row(first_seen[codes[i]])})",
@@ -189,11 +193,11 @@ def _id_problems(ids: pd.Series, codes: np.ndarray, file: str, problems: list[Pr
 
 def _unmatched_ids(
     ids: pd.Series, codes: np.ndarray, other_codes: np.ndarray, file: str, other_file: str
-) -> list[Problem]:
+) -> list[InputProblem]:
     """A problem for every id of `file` that has no row in `other_file` (ids compared by their hash codes)."""
     missing = ~np.isin(codes, other_codes) & ids.ne("").to_numpy()
     return [
-        Problem(
+        InputProblem(
             file,
             f"customer_id {ids.iloc[i]!r} has no row in {other_file}",
             row=spreadsheet_row(i),

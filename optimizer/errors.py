@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Problem:
+class InputProblem:
     """One thing wrong with one input cell (or a whole file/column when row/column is None)."""
 
     file: str
@@ -29,8 +29,10 @@ class Problem:
 class InputError(ValueError):
     """Bad input. Holds every problem found, so a user can fix them all in one go."""
 
-    def __init__(self, problems: list[Problem] | Problem):
-        self.problems: list[Problem] = [problems] if isinstance(problems, Problem) else list(problems)
+    def __init__(self, problems: list[InputProblem] | InputProblem):
+        self.problems: list[InputProblem] = (
+            [problems] if isinstance(problems, InputProblem) else list(problems)
+        )
         shown = self.problems[:20]
         text = "\n".join(str(p) for p in shown)
         if len(self.problems) > len(shown):

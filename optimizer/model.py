@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -82,12 +83,42 @@ def saturation_count(rate: float, size: int) -> int:
     return int(math.floor(round(rate * size, 9)))
 
 
+class RowFamily(StrEnum):
+    """A coupling row's family: a stable key for code (display text is `label`)."""
+
+    BUDGET = "budget"
+    CHANNEL_CAPACITY = "channel_capacity"
+    HIGH_RISK_COVERAGE = "high_risk_coverage"
+    PREMIUM_COVERAGE = "premium_coverage"
+    SATURATION = "saturation"
+    FAIRNESS = "fairness"
+
+    @property
+    def label(self) -> str:
+        return FAMILY_LABELS[self]
+
+    @property
+    def order(self) -> int:
+        """Limits first, then the policy floors (the order reports list families in)."""
+        return list(RowFamily).index(self)
+
+
+FAMILY_LABELS = {
+    RowFamily.BUDGET: "Budget",
+    RowFamily.CHANNEL_CAPACITY: "Channel capacity",
+    RowFamily.HIGH_RISK_COVERAGE: "High-risk coverage",
+    RowFamily.PREMIUM_COVERAGE: "Premium coverage",
+    RowFamily.SATURATION: "Saturation",
+    RowFamily.FAIRNESS: "Fairness",
+}
+
+
 @dataclass(frozen=True)
 class Row:
     """One coupling constraint: `key` is stable (e.g. 'budget', 'saturation:1', 'fairness:Free')."""
 
     key: str
-    family: str
+    family: RowFamily
     label: str
     sense: str  # "<=" or ">="
     unit: str  # "$" or "customers"
@@ -160,12 +191,12 @@ class Problem:
         values = []
         n = self.n_customers
         for row in self.rows:
-            if row.family == "Budget":
+            if row.family is RowFamily.BUDGET:
                 values.append(float(settings.budget))
-            elif row.family == "Channel capacity":
+            elif row.family is RowFamily.CHANNEL_CAPACITY:
                 limit = getattr(settings, row.setting)
                 values.append(math.inf if limit is None else float(limit))
-            elif row.family == "Saturation":
+            elif row.family is RowFamily.SATURATION:
                 values.append(float(saturation_count(settings.max_saturation, n)))
             else:
                 rate = getattr(settings, row.setting)
@@ -257,7 +288,7 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
 
     # Budget: sum c_k x[i,k] <= B
     add_action_row(
-        Row("budget", "Budget", "Budget", "<=", "$", "budget"), actions["cost"].to_numpy(dtype=float)
+        Row("budget", RowFamily.BUDGET, "Budget", "<=", "$", "budget"), actions["cost"].to_numpy(dtype=float)
     )
     # Channel capacities: email <= C_email; in_app + push <= C_push; call <= C_call
     channel = actions["channel"].map(CAPACITY_OF_CHANNEL).to_numpy(dtype=object)
@@ -267,7 +298,14 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         ("call", "Call capacity"),
     ):
         add_action_row(
-            Row(f"{capacity}_capacity", "Channel capacity", label, "<=", "customers", f"{capacity}_capacity"),
+            Row(
+                f"{capacity}_capacity",
+                RowFamily.CHANNEL_CAPACITY,
+                label,
+                "<=",
+                "customers",
+                f"{capacity}_capacity",
+            ),
             channel == capacity,
         )
     # High-risk coverage: treated customers with p > threshold >= rate * |H|
@@ -276,7 +314,7 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         add_customer_row(
             Row(
                 "high_risk_coverage",
-                "High-risk coverage",
+                RowFamily.HIGH_RISK_COVERAGE,
                 f"High-risk coverage (p > {high_risk_threshold:g})",
                 ">=",
                 "customers",
@@ -292,7 +330,7 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         add_customer_row(
             Row(
                 "premium_coverage",
-                "Premium coverage",
+                RowFamily.PREMIUM_COVERAGE,
                 "Premium coverage",
                 ">=",
                 "customers",
@@ -308,7 +346,7 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         add_action_row(
             Row(
                 f"saturation:{action_id}",
-                "Saturation",
+                RowFamily.SATURATION,
                 f"Saturation: {name}",
                 "<=",
                 "customers",
@@ -322,7 +360,7 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         add_customer_row(
             Row(
                 f"fairness:{segment}",
-                "Fairness",
+                RowFamily.FAIRNESS,
                 f"Fairness: {segment}",
                 ">=",
                 "customers",

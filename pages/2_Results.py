@@ -7,6 +7,7 @@ import streamlit as st
 from app_lib import figures, history_store, results_view, state, tables, ui
 from app_lib.formatting import esc, money, percent
 from app_lib.page import require_cohort, setup
+from optimizer.model import RowFamily
 
 context = setup("results", "Results")
 st.title(":material/insights: Optimization results")
@@ -61,7 +62,9 @@ if by_channel.open:
     with by_channel:
         st.plotly_chart(figures.channel_bars(assignments), key="res_channel_bars")
         st.plotly_chart(figures.capacity_utilization(result.constraints), key="res_capacity")
-        limits = result.constraints[result.constraints["family"].isin(["Budget", "Channel capacity"])]
+        limits = result.constraints[
+            result.constraints["family"].isin([RowFamily.BUDGET, RowFamily.CHANNEL_CAPACITY])
+        ]
         for row in limits.itertuples(index=False):
             if row.limit is None or row.limit != row.limit:
                 continue

@@ -134,7 +134,7 @@ def test_utilization_traffic_light(pct, color):
 def test_capacity_utilization_bars_colored_and_labelled():
     constraints = pd.DataFrame(
         {
-            "family": ["Budget", "Channel capacity", "Channel capacity", "Channel capacity", "Fairness"],
+            "family": ["budget", "channel_capacity", "channel_capacity", "channel_capacity", "fairness"],
             "constraint": [
                 "Budget",
                 "Email capacity",
@@ -248,7 +248,7 @@ def test_every_chart_of_a_75000_customer_cohort_aggregates(large):
     cohort, assignments = large
     constraints = pd.DataFrame(
         {
-            "family": ["Budget", "Channel capacity", "Channel capacity"],
+            "family": ["budget", "channel_capacity", "channel_capacity"],
             "constraint": ["Budget", "Email capacity", "Call capacity"],
             "limit": [45_000.0, 36_000.0, 6_000.0],
             "used": [44_990.0, 20_000.0, 6_000.0],

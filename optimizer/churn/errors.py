@@ -5,9 +5,9 @@ Rows are numbered as a spreadsheet shows them: the header is row 1, the first cu
 
 from __future__ import annotations
 
-from optimizer.errors import InputError, Problem, spreadsheet_row
+from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
-ChurnProblem = Problem
+ChurnProblem = InputProblem
 ChurnInputError = InputError
 
 __all__ = ["ChurnInputError", "ChurnProblem", "spreadsheet_row"]

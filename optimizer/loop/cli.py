@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.errors import InputError, Problem
+from optimizer.errors import InputError, InputProblem
 from optimizer.jsonout import print_json as _print_json
 from optimizer.jsonout import records as _records
 from optimizer.loop.comparison import compare_plans
@@ -309,7 +309,7 @@ def _load_measurement(args: argparse.Namespace, history: PlanHistory, plan: Save
     """The plan's outcomes (--outcomes FILE, else the latest file saved against it) and their measurement."""
     if args.outcomes is not None:
         if not args.outcomes.is_file():
-            raise InputError(Problem(args.outcomes.name, f"file not found ({args.outcomes})"))
+            raise InputError(InputProblem(args.outcomes.name, f"file not found ({args.outcomes})"))
         content, name = args.outcomes.read_bytes(), args.outcomes.name
     else:
         content, name = history.load_outcomes(plan.id)

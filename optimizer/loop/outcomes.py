@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.data import Source, read_csv_text
-from optimizer.errors import InputError, Problem, spreadsheet_row
+from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
 OUTCOME_COLUMNS = ["customer_id", "churned"]
 ALPHA = 0.05
@@ -108,18 +108,20 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
     frame, shown = read_csv_text(source, name)
     missing = [c for c in OUTCOME_COLUMNS if c not in frame.columns]
     if missing:
-        raise InputError([Problem(shown, "required column is missing", column=c) for c in missing])
-    problems: list[Problem] = []
+        raise InputError([InputProblem(shown, "required column is missing", column=c) for c in missing])
+    problems: list[InputProblem] = []
     ids = frame["customer_id"].str.strip()
     for i in np.flatnonzero(ids.eq("").to_numpy()):
-        problems.append(Problem(shown, "customer_id is empty", spreadsheet_row(i), "customer_id"))
+        problems.append(InputProblem(shown, "customer_id is empty", spreadsheet_row(i), "customer_id"))
     churned = frame["churned"].str.strip()
     bad = ~churned.isin(["0", "1"]).to_numpy()
     for i in np.flatnonzero(bad):
         value = churned.iloc[i]
         what = "empty" if value == "" else repr(value)
         problems.append(
-            Problem(shown, f"churned must be 0 or 1 (1 = churned), got {what}", spreadsheet_row(i), "churned")
+            InputProblem(
+                shown, f"churned must be 0 or 1 (1 = churned), got {what}", spreadsheet_row(i), "churned"
+            )
         )
     first_seen: dict[str, int] = {}
     for i, value in enumerate(ids):
@@ -127,7 +129,7 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
             continue
         if value in first_seen:
             problems.append(
-                Problem(
+                InputProblem(
                     shown,
                     f"duplicate customer_id {value!r} "
                     f"(first seen in row {spreadsheet_row(first_seen[value])})",
@@ -453,13 +455,13 @@ def measure_uplift(
     )
 
 
-def _unknown_ids(view: _PlanView, ids: np.ndarray, rows_of: np.ndarray, file: str) -> list[Problem]:
+def _unknown_ids(view: _PlanView, ids: np.ndarray, rows_of: np.ndarray, file: str) -> list[InputProblem]:
     """A problem for every outcome id that is neither in the plan nor in its cohort."""
     known = pd.Index(view.rows["customer_id"].to_numpy(dtype=object)).get_indexer(ids) >= 0
     if view.cohort_ids is not None:
         known |= pd.Index(view.cohort_ids).get_indexer(ids) >= 0
     return [
-        Problem(
+        InputProblem(
             file,
             f"customer_id {ids[i]!r} is not in {view.label} (neither treated, held out nor in its cohort): "
             "is this the right plan?",
