@@ -26,6 +26,22 @@ if TYPE_CHECKING:
 COVERAGE_ROUNDING = ("ceil", "floor")
 
 
+# Each setting's name as the app's sidebar shows it: the one source for every label of a setting
+# (diagnoses, comparisons, recommendations), so a message names a setting the way the user sees it.
+SETTING_LABELS = {
+    "budget": "Budget",
+    "email_capacity": "Email capacity",
+    "push_capacity": "Push/in-app capacity",
+    "call_capacity": "Call center capacity",
+    "min_high_risk": "Min high-risk coverage",
+    "min_premium": "Min Premium coverage",
+    "max_saturation": "Max action saturation",
+    "min_segment": "Min segment coverage",
+    "high_risk_threshold": "High-risk threshold",
+    "coverage_rounding": "Coverage rounding",
+}
+
+
 @dataclass(frozen=True)
 class PlanSettings:
     """The week's limits and policies. Rates are fractions in [0, 1]; a capacity of None means no limit.
