@@ -1,7 +1,7 @@
 """Command line: `python -m optimizer plan|sweep ...`.
 
-Exit codes: 0 a plan (or a sweep) was produced, 3 the settings are infeasible, 2 bad input (message on
-stderr, no traceback), 4 the requested solver is unavailable.
+Exit codes: 0 a plan (or a sweep) was produced, 3 the settings are infeasible, 2 bad input or a plan history
+that cannot be used (one line on stderr, no traceback), 4 the requested solver is unavailable.
 With --json, the last stdout line is one JSON object.
 """
 
@@ -122,6 +122,16 @@ def _progress_printer(args: argparse.Namespace):
 
 
 def run_plan(args: argparse.Namespace) -> int:
+    # --save: the history is opened first, so a plan that cannot be saved writes no export files.
+    history = loop_cli.open_history_for_save(args)
+    try:
+        return _run_plan(args, history)
+    finally:
+        if history is not None:
+            history.close()
+
+
+def _run_plan(args: argparse.Namespace, history) -> int:
     settings = _settings(args)
     progress = _progress_printer(args)
     if progress is not None:
@@ -156,7 +166,7 @@ def run_plan(args: argparse.Namespace) -> int:
         payload.update(
             files=[str(p) for p in written], holdout_count=exports.holdout_count, holdout_seed=exports.seed
         )
-        plan_id = loop_cli.save_exported_plan(args, result, exports, cohort, catalog)
+        plan_id = loop_cli.save_exported_plan(args, result, exports, cohort, catalog, history)
         if plan_id is not None:
             payload["plan_id"] = plan_id
     elif result.diagnosis is not None:
@@ -226,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     except SolverUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SOLVER
+    except loop_cli.HistoryError as exc:  # the history database cannot be opened, read or written
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,8 +1,11 @@
-"""Shared fixtures: the reference folder (tests only, never copied into the repository)."""
+"""Shared fixtures: the reference folder (tests only, never copied into the repository); fresh history
+databases on SQLite and on the test PostgreSQL server."""
 
 from __future__ import annotations
 
+import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,53 @@ def history_database(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(HISTORY_URL_ENV, url)
         yield url
+
+
+# A PostgreSQL server for the history tests (`eval "$(bash tests/pg_server.sh start)"` starts one; .ci/run
+# does): the URL of a database on it that the tests may use to create and drop databases of their own.
+POSTGRES_URL_ENV = "PLAYLISTPRO_TEST_POSTGRES_URL"
+HISTORY_BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_server_url() -> str:
+    """The test PostgreSQL server's URL; skips without one, fails in CI (CI=true), where one is started."""
+    url = os.environ.get(POSTGRES_URL_ENV)
+    if not url:
+        message = f"no PostgreSQL server for the history tests (${POSTGRES_URL_ENV}; tests/pg_server.sh)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + ": .ci/run starts one, so in CI this is a failure")
+        pytest.skip(message)
+    return url
+
+
+def new_history_url(backend: str, folder: Path) -> tuple[str, object]:
+    """(URL of a new, empty database, its cleanup): a SQLite file in `folder`, or a new PostgreSQL
+    database on the test server."""
+    if backend == "sqlite":
+        return f"sqlite:///{(folder / f'history-{uuid.uuid4().hex[:8]}.sqlite').as_posix()}", lambda: None
+    import sqlalchemy as sa
+
+    server = postgres_server_url()
+    name = f"history_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+    url = sa.engine.make_url(server).set(database=name).render_as_string(hide_password=False)
+    return url, drop
+
+
+@pytest.fixture(params=HISTORY_BACKENDS)
+def fresh_history_url(request, tmp_path) -> str:
+    """The URL of a new, empty history database, once on SQLite and once on the test PostgreSQL server."""
+    url, drop = new_history_url(request.param, tmp_path)
+    yield url
+    drop()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@
     python -m optimizer recalibrate --plan ID [--outcomes FILE]   a catalog with the measured uplifts
 
 Every command takes `--history URL` (default: $PLAYLISTPRO_HISTORY_URL, else data/history.sqlite).
-Exit codes: 0 ok, 2 bad input (message on stderr). With --json the last stdout line is one JSON object.
+Exit codes: 0 ok, 2 bad input or a history database that cannot be used (one line on stderr: a
+`HistoryError` names the database and the reason). With --json the last stdout line is one JSON object.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from optimizer.errors import InputError, InputProblem
 from optimizer.jsonout import print_json as _print_json
 from optimizer.jsonout import records as _records
 from optimizer.loop.comparison import compare_plans
-from optimizer.loop.history import HISTORY_URL_ENV, PlanHistory, SavedPlan
+from optimizer.loop.history import HISTORY_URL_ENV, HistoryError, PlanHistory, SavedPlan
 from optimizer.loop.outcomes import (
     SufficiencyRule,
     load_plan_outcomes,
@@ -110,15 +111,34 @@ def _rule(args: argparse.Namespace) -> SufficiencyRule:
 # --- plan --save -------------------------------------------------------------------------------------
 
 
-def save_exported_plan(args: argparse.Namespace, result, exports, cohort, catalog) -> int | None:
-    """For `plan --save`: save the exported plan in the history, print its id; None when not asked to."""
+def open_history_for_save(args: argparse.Namespace) -> PlanHistory | None:
+    """For `plan --save`: the history, opened (schema created or upgraded) before the plan is solved and any
+    export file written, so a history that cannot be used fails the command (exit 2) with no file written.
+    None when not asked to save."""
     if not getattr(args, "save", False):
         return None
-    with PlanHistory(args.history) as history:
+    return PlanHistory(args.history)
+
+
+def save_exported_plan(
+    args: argparse.Namespace, result, exports, cohort, catalog, history: PlanHistory | None = None
+) -> int | None:
+    """For `plan --save`: save the exported plan in the history (`open_history_for_save`), print its id;
+    None when not asked to. A save failing after the files were written says so in its message."""
+    if not getattr(args, "save", False):
+        return None
+    own = history is None
+    history = history or PlanHistory(args.history)
+    try:
         plan_id = history.save_plan(
             result, exports, cohort, catalog, label=args.label or "", created_by=_user()
         )
-        print(f"Saved as plan #{plan_id} in {history.safe_url}")
+    except HistoryError as error:
+        raise HistoryError(f"the export files were written but the plan was not saved: {error}") from error
+    finally:
+        if own:
+            history.close()
+    print(f"Saved as plan #{plan_id} in {history.safe_url}")
     return plan_id
 
 

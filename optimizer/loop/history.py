@@ -11,6 +11,13 @@ it (e.g. `postgresql+psycopg://user@host/db` for a team). With SQLite the databa
 busy timeout, and every write is one `BEGIN IMMEDIATE` transaction: concurrent saves from threads or
 processes wait their turn instead of failing, and a save is stored completely or not at all.
 
+The schema is versioned with Alembic (the migrations in `optimizer/loop/migrations/`) and created or upgraded
+on first use, once: the upgrade runs in one transaction holding a lock (PostgreSQL: an advisory lock; SQLite:
+BEGIN IMMEDIATE), so processes opening a new or older database at the same time wait for the first one
+instead of racing. A database written before the migrations existed is recognised by its columns and
+upgraded in place. Any failure to open, read or write the database is a `HistoryError` with a one-line
+message naming the database (its password hidden).
+
 Tables: `plans` (one row per plan: JSON columns for settings, KPIs, solver report, constraint report and
 catalog; the cohort and the assignments with their holdout flags as gzip'd CSV, each with its sha256),
 `plan_files` (the four export files, gzip'd, with the sha256 of their exact bytes) and `plan_outcomes`
@@ -20,14 +27,17 @@ catalog; the cohort and the assignments with their holdout flags as gzip'd CSV, 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import io
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -44,6 +54,9 @@ from optimizer.plan import PlanResult, SolverReport
 HISTORY_URL_ENV = "PLAYLISTPRO_HISTORY_URL"
 SCHEMA_VERSION = 1
 SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# pg_advisory_xact_lock key serialising schema creation and upgrades ("plhist" as a number).
+POSTGRES_SCHEMA_LOCK = 0x706C68697374
 
 _metadata = sa.MetaData()
 
@@ -110,6 +123,65 @@ class PlanNotFound(ValueError):
     """No saved plan (or outcome file) with that id."""
 
 
+class HistoryError(RuntimeError):
+    """The history database cannot be opened, read, written or upgraded. The message is one readable line
+    naming the database (password hidden) and the reason, with no SQL."""
+
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL at all: never echo it (it may hold a password)
+        return "(an invalid database URL)"
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+    line = lines[0] if lines else ""
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _reason(error: BaseException) -> str:
+    """A one-line reason for a database failure: the driver's own first line, never the SQL."""
+    if isinstance(error, ModuleNotFoundError | sa.exc.NoSuchModuleError):
+        name = getattr(error, "name", None) or _first_line(error)
+        return f"the database driver is not installed ({name}): run pip install -r requirements.txt"
+    if isinstance(error, sa.exc.ArgumentError):
+        return "not a valid database URL (e.g. sqlite:///path/history.sqlite or postgresql+psycopg://user@host/db)"
+    if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
+        reason = _first_line(error.orig) or type(error.orig).__name__
+        if "file is not a database" in reason:
+            reason += " (the file is not a SQLite database, or it is corrupt)"
+        return reason
+    if isinstance(error, OSError):
+        return f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
+    return _first_line(error) or type(error).__name__
+
+
+@contextmanager
+def _history_errors(url: str) -> Iterator[None]:
+    """Turn a database failure into a `HistoryError` (PlanNotFound and HistoryError pass through)."""
+    try:
+        yield
+    except (HistoryError, PlanNotFound):
+        raise
+    except (sa.exc.SQLAlchemyError, ModuleNotFoundError, OSError) as error:
+        raise HistoryError(f"history database {_safe_url(url)}: {_reason(error)}") from error
+
+
+def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
+    @functools.wraps(method)
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        with _history_errors(args[0].url):  # type: ignore[attr-defined]
+            return method(*args, **kwargs)
+
+    return call
+
+
 # --- URL and engine --------------------------------------------------------------------------------
 
 
@@ -124,7 +196,13 @@ def resolve_history_url(url: str | None = None) -> str:
 
 
 def create_history_engine(url: str) -> Engine:
-    """An engine for the history database; for SQLite: WAL, busy timeout, BEGIN IMMEDIATE per write."""
+    """An engine for the history database; for SQLite: WAL, busy timeout, BEGIN IMMEDIATE per write.
+    Raises `HistoryError` (a garbage URL, a driver that is not installed, a folder that cannot be made)."""
+    with _history_errors(url):
+        return _create_engine(url)
+
+
+def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return sa.create_engine(url, pool_pre_ping=True)
@@ -228,7 +306,7 @@ def _gzip(data: bytes) -> bytes:
 def _unpack(blob: bytes, digest: str, kinds: dict[str, str], what: str) -> pd.DataFrame:
     data = gzip.decompress(blob)
     if sha256(data) != digest:
-        raise ValueError(f"{what}: the stored data does not match its fingerprint")
+        raise HistoryError(f"{what}: the stored data does not match its fingerprint")
     return _read_typed_csv(data, kinds)
 
 
@@ -309,9 +387,15 @@ class PlanHistory:
     """The plan history database. Thread-safe: share one instance; each call uses its own connection."""
 
     def __init__(self, url: str | None = None):
+        """Open the history, creating or upgrading its schema on first use; raises `HistoryError`."""
         self.url = resolve_history_url(url)
         self.engine = create_history_engine(self.url)
-        self._create_schema()
+        try:
+            with _history_errors(self.url):
+                upgrade_schema(self.engine)
+        except BaseException:
+            self.engine.dispose()
+            raise
 
     def close(self) -> None:
         self.engine.dispose()
@@ -325,13 +409,9 @@ class PlanHistory:
     def _write(self):
         return self.engine.execution_options(history_write=True).begin()
 
-    def _create_schema(self) -> None:
-        # Inside one write transaction, so two processes opening a new database do not race on CREATE TABLE.
-        with self._write() as conn:
-            _metadata.create_all(conn, checkfirst=True)
-
     # -- plans ---------------------------------------------------------------------------------------
 
+    @_guarded
     def save_plan(
         self,
         result: PlanResult,
@@ -404,6 +484,7 @@ class PlanHistory:
             conn.execute(sa.insert(plan_files_table), [{"plan_id": plan_id, **f} for f in files])
         return plan_id
 
+    @_guarded
     def list_plans(self) -> pd.DataFrame:
         """One row per saved plan, newest first: id, date, label, status, settings and KPIs."""
         t = plans_table
@@ -465,6 +546,7 @@ class PlanHistory:
             )
         return pd.DataFrame.from_records(out, columns=LIST_COLUMNS)
 
+    @_guarded
     def load_plan(self, plan_id: int) -> SavedPlan:
         """Reopen a saved plan (raises `PlanNotFound`)."""
         plan_id = int(plan_id)
@@ -507,6 +589,7 @@ class PlanHistory:
             input_fingerprint=r["input_fingerprint"],
         )
 
+    @_guarded
     def plan_files(self, plan_id: int) -> dict[str, bytes]:
         """The plan's four export files, name -> the exact bytes exported."""
         plan_id = int(plan_id)
@@ -521,12 +604,14 @@ class PlanHistory:
             raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
         return files
 
+    @_guarded
     def plan_ids(self) -> list[int]:
         with self.engine.connect() as conn:
             return [int(i) for (i,) in conn.execute(sa.select(plans_table.c.id).order_by(plans_table.c.id))]
 
     # -- outcomes ------------------------------------------------------------------------------------
 
+    @_guarded
     def save_outcomes(self, plan_id: int, content: bytes, file_name: str, *, uploaded_by: str = "") -> int:
         """Keep an outcome file uploaded against a plan (as uploaded); returns its id. Validate it first."""
         plan_id = int(plan_id)
@@ -544,6 +629,7 @@ class PlanHistory:
                 raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
             return int(conn.execute(sa.insert(plan_outcomes_table).values(record)).inserted_primary_key[0])
 
+    @_guarded
     def list_outcomes(self, plan_id: int) -> pd.DataFrame:
         """The outcome files uploaded against a plan, newest first (no content)."""
         t = plan_outcomes_table
@@ -555,6 +641,7 @@ class PlanHistory:
         with self.engine.connect() as conn:
             return pd.DataFrame([dict(r._mapping) for r in conn.execute(query)], columns=OUTCOME_LIST_COLUMNS)
 
+    @_guarded
     def load_outcomes(self, plan_id: int, outcome_id: int | None = None) -> tuple[bytes, str]:
         """(content, file name) of an outcome file of the plan: the given one, or the latest."""
         t = plan_outcomes_table
@@ -571,7 +658,76 @@ class PlanHistory:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden (for messages)."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return _safe_url(self.url)
+
+
+# --- the schema: Alembic migrations, applied once under a lock ----------------------------------------
+
+
+def _alembic_config(connection: sa.Connection):
+    from alembic.config import Config  # imported when a database is opened, not with the module
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _revisions() -> tuple[str, frozenset[str]]:
+    """(the head revision, every known revision) of the shipped migrations."""
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+
+
+def _current_revision(connection: sa.Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _unversioned_revision(connection: sa.Connection) -> str | None:
+    """The revision of a history made before the migrations existed (no alembic_version), from its columns;
+    None for an empty database."""
+    inspector = sa.inspect(connection)
+    if not inspector.has_table("plans"):
+        return None
+    columns = {c["name"] for c in inspector.get_columns("plans")}
+    return "0002" if "assignments_sha256" in columns else "0001"
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Create or upgrade the history schema to the shipped head revision, once across processes.
+
+    Cheap when the database is current (one read, no lock). Otherwise one transaction takes the schema lock
+    (PostgreSQL: `pg_advisory_xact_lock`; SQLite: BEGIN IMMEDIATE, the database's write lock), looks again
+    (another process may have upgraded meanwhile), stamps a database made before the migrations existed with
+    the revision its columns match, and runs the migrations; both databases roll DDL back with the
+    transaction, so a failed upgrade leaves the database as it was.
+    """
+    head, known = _revisions()
+    with engine.connect() as connection:
+        if _current_revision(connection) == head:
+            return
+    from alembic import command
+
+    with engine.execution_options(history_write=True).begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_SCHEMA_LOCK})
+        current = _current_revision(connection)
+        if current == head:
+            return
+        if current is not None and current not in known:
+            raise HistoryError(
+                f"history database {_safe_url(str(engine.url))}: its schema (revision {current}) is newer "
+                f"than this version of the optimizer knows (up to {head}); upgrade the optimizer"
+            )
+        config = _alembic_config(connection)
+        if current is None and (found := _unversioned_revision(connection)) is not None:
+            command.stamp(config, found)
+        command.upgrade(config, "head")
 
 
 def _kpis_from(values: dict) -> Kpis:
