@@ -1,4 +1,5 @@
-"""Plan history: exact round trip, same file bytes, fingerprints, restart persistence, concurrent saves."""
+"""Plan history: exact round trip, same file bytes, fingerprints, restart persistence, concurrent saves; each
+test that takes `fresh_history_url` runs on SQLite and on the test PostgreSQL server (conftest)."""
 
 import datetime as dt
 import json
@@ -38,9 +39,9 @@ def url_of(path: Path) -> str:
     return f"sqlite:///{path.as_posix()}"
 
 
-def test_saved_plan_round_trips_exactly(week, tmp_path):
+def test_saved_plan_round_trips_exactly(week, fresh_history_url):
     cohort, catalog, result, exports = week
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         plan_id = history.save_plan(result, exports, cohort, catalog, label="week 45", created_by="ana")
         saved = history.load_plan(plan_id)
         files = history.plan_files(plan_id)
@@ -66,7 +67,7 @@ def test_saved_plan_round_trips_exactly(week, tmp_path):
     assert reopened.has_plan and reopened.kpis == result.kpis
 
 
-def test_files_already_serialized_are_stored_without_writing_them_again(week, tmp_path, monkeypatch):
+def test_files_already_serialized_are_stored_without_writing_them_again(week, fresh_history_url, monkeypatch):
     """The app passes its downloads' bytes: the save stores them as they are (no second CSV writing)."""
     import optimizer.loop.history as history_module
 
@@ -76,20 +77,20 @@ def test_files_already_serialized_are_stored_without_writing_them_again(week, tm
     monkeypatch.setattr(
         history_module, "to_csv_bytes", lambda frame: written.append(1) or to_csv_bytes(frame)
     )
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         plan_id = history.save_plan(result, exports, cohort, catalog, file_bytes=serialized)
         assert written == [] and history.plan_files(plan_id) == serialized
         other = history.save_plan(result, exports, cohort, catalog)
         assert len(written) == 4 and history.plan_files(other) == serialized
 
 
-def test_fingerprints_identify_the_inputs(week, tmp_path):
+def test_fingerprints_identify_the_inputs(week, fresh_history_url):
     cohort, catalog, result, exports = week
     other_catalog = catalog.assign(uplift=catalog["uplift"] * 0.5)
     assert input_fingerprint(cohort, catalog) == input_fingerprint(cohort.copy(), catalog.copy())
     assert input_fingerprint(cohort, catalog) != input_fingerprint(cohort, other_catalog)
     assert input_fingerprint(cohort, catalog) != input_fingerprint(cohort.iloc[::-1], catalog)
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         first = history.save_plan(result, exports, cohort, catalog)
         second = history.save_plan(result, exports, cohort, catalog)
         plans = history.list_plans()
@@ -98,9 +99,9 @@ def test_fingerprints_identify_the_inputs(week, tmp_path):
     assert plans["input_fingerprint"].nunique() == 1
 
 
-def test_list_plans_shows_settings_and_kpis(week, tmp_path):
+def test_list_plans_shows_settings_and_kpis(week, fresh_history_url):
     cohort, catalog, result, exports = week
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         assert history.list_plans().empty
         plan_id = history.save_plan(result, exports, cohort, catalog, label="a")
         row = history.list_plans().iloc[0]
@@ -112,9 +113,9 @@ def test_list_plans_shows_settings_and_kpis(week, tmp_path):
     assert row["holdout_count"] == exports.holdout_count and row["outcome_files"] == 0
 
 
-def test_outcome_files_are_kept_with_the_plan(week, tmp_path):
+def test_outcome_files_are_kept_with_the_plan(week, fresh_history_url):
     cohort, catalog, result, exports = week
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         plan_id = history.save_plan(result, exports, cohort, catalog)
         with pytest.raises(PlanNotFound, match="has no outcome file"):
             history.load_outcomes(plan_id)
@@ -128,9 +129,9 @@ def test_outcome_files_are_kept_with_the_plan(week, tmp_path):
             history.save_outcomes(999, b"x", "c.csv")
 
 
-def test_unknown_plans_and_unsavable_results(week, reference_cohort, tmp_path):
+def test_unknown_plans_and_unsavable_results(week, reference_cohort, fresh_history_url):
     cohort, catalog, result, exports = week
-    with PlanHistory(url_of(tmp_path / "h.sqlite")) as history:
+    with PlanHistory(fresh_history_url) as history:
         with pytest.raises(PlanNotFound, match="no saved plan with id 42"):
             history.load_plan(42)
         with pytest.raises(PlanNotFound):
@@ -160,10 +161,10 @@ def test_history_url_resolution(monkeypatch, tmp_path):
     assert mode == "wal"
 
 
-def test_history_survives_a_restart(week, tmp_path):
+def test_history_survives_a_restart(week, fresh_history_url):
     """Saved by one engine; read back by a new engine, and by a new process."""
     cohort, catalog, result, exports = week
-    url = url_of(tmp_path / "h.sqlite")
+    url = fresh_history_url
     with PlanHistory(url) as history:
         ids = [history.save_plan(result, exports, cohort, catalog, label=f"w{i}") for i in range(3)]
     with PlanHistory(url) as reopened:
@@ -189,9 +190,9 @@ def test_history_survives_a_restart(week, tmp_path):
     assert [p["label"] for p in plans] == ["w2", "w1", "w0"]
 
 
-def test_concurrent_saves_from_threads_lose_nothing(week, tmp_path):
+def test_concurrent_saves_from_threads_lose_nothing(week, fresh_history_url):
     cohort, catalog, result, exports = week
-    url = url_of(tmp_path / "h.sqlite")
+    url = fresh_history_url
     shared = PlanHistory(url)
     errors, ids = [], []
     lock = threading.Lock()
@@ -247,8 +248,8 @@ for i in range(10):
 """
 
 
-def test_concurrent_saves_from_processes_lose_nothing(reference_dir, tmp_path):
-    url = url_of(tmp_path / "fresh" / "h.sqlite")
+def test_concurrent_saves_from_processes_lose_nothing(reference_dir, fresh_history_url, tmp_path):
+    url = fresh_history_url
     gate = tmp_path / "gate"
     gate.mkdir()
     workers = [
