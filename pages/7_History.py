@@ -127,7 +127,7 @@ with st.container(border=True):
 
 # --- saved plans ----------------------------------------------------------------------------------------
 
-plans = store.list_plans()
+plans = history_store.list_plans()
 if plans.empty:
     st.info("No saved plans yet.", icon=":material/info:")
     st.stop()
