@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import hmac
+import importlib.util
 import math
 import re
 import threading
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
+
+from app_lib.formatting import esc
 
 AUTH_OK = "auth_ok"
 PASSWORD_INPUT = "auth_password"
@@ -46,6 +49,7 @@ AUTH_KEYS = (
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url", "client_kwargs", "expose_tokens")
 PROVIDER_REQUIRED = ("client_id", "client_secret", "server_metadata_url")
 DEFAULT_PROVIDER = "default"
+LOGIN_PACKAGES = ("authlib", "httpx")  # what st.login needs besides Streamlit (pinned in requirements.txt)
 
 
 @dataclass(frozen=True)
@@ -372,7 +376,7 @@ def require_access() -> str:
     if access.mode == "locked":
         _heading()
         st.error(
-            f"The app is locked: {access.problem}. No data is shown. Fix the file and reload this page "
+            f"The app is locked: {esc(access.problem)}. No data is shown. Fix the file and reload this page "
             "(restart the app if the message stays).",
             icon=":material/lock:",
         )
@@ -387,6 +391,16 @@ def require_access() -> str:
             st.form_submit_button("Sign in", on_click=_check_password, type="primary")
         if st.session_state.get(MESSAGE):
             st.error(st.session_state[MESSAGE])
+        st.stop()
+    missing = [name for name in LOGIN_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        _heading()
+        st.error(
+            f"The app is locked: [auth] sets a login, but {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed (pip install -r requirements.txt). "
+            "No data is shown.",
+            icon=":material/lock:",
+        )
         st.stop()
     try:
         logged_in = bool(st.user.is_logged_in)
@@ -428,4 +442,7 @@ def render_access_note(mode: str) -> None:
     elif mode == "password":
         st.sidebar.button("Sign out", icon=":material/lock:", key="auth_sign_out", on_click=sign_out)
     else:
+        who = user_label()
+        if who:
+            st.sidebar.caption(f":material/person: Signed in as {esc(who)}")
         st.sidebar.button("Log out", icon=":material/lock:", key="auth_logout", on_click=st.logout)

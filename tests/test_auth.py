@@ -158,6 +158,39 @@ def test_streamlit_itself_raises_for_a_broken_file(secrets_file):
         st.secrets.to_dict()
 
 
+OIDC_SECRETS = tomllib.loads(AUTH_OK)
+
+
+@pytest.mark.parametrize(
+    ("user", "data"),
+    [
+        ({"is_logged_in": False}, False),
+        ({"is_logged_in": True, "email": "ana@example.test", "name": "Ana"}, True),
+    ],
+)
+def test_oidc_shows_data_only_when_logged_in(user, data):
+    at = app_session("plan", secrets=OIDC_SECRETS)
+    at.user = user
+    at.run()
+    assert not at.exception
+    assert _signed_in(at) is data
+    captions = [str(c.value) for c in at.sidebar.caption]
+    if data:
+        assert any("Signed in as ana@example.test" in c.replace("\\", "") for c in captions)
+        assert [b.label for b in at.sidebar.button if b.key == "auth_logout"] == ["Log out"]
+    else:
+        assert [b.label for b in at.button] == ["Log in"] and not at.sidebar.slider
+
+
+def test_oidc_without_its_packages_is_locked(monkeypatch):
+    monkeypatch.setattr(auth, "LOGIN_PACKAGES", ("authlib", "no_such_package_for_login"))
+    at = app_session("plan", secrets=OIDC_SECRETS)
+    at.user = {"is_logged_in": True, "email": "ana@example.test"}
+    at.run()
+    assert not at.exception and not at.metric
+    assert "The app is locked" in all_text(at) and "no_such_package_for_login" in all_text(at)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Throttling
 

@@ -32,8 +32,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"
 SHOTS = app_support.ROOT / "screenshots"
 TIMEOUT_MS = 60_000
 CLIENT_ID = "playlistpro-app"
-# Every page by its URL path ("" is the Plan page, app.py).
-PATHS = ["", "Results", "Sensitivity", "Action_Catalog", "Data", "Churn_Model", "History"]
+# Every page by its URL path ("" is the Plan page, app.py), and one that does not exist.
+PATHS = ["", "Results", "Sensitivity", "Action_Catalog", "Data", "Churn_Model", "History", "No_such_page"]
 CUSTOMER_ID = "200123"  # the first customer of data/prediction_250.csv
 
 
@@ -211,15 +211,21 @@ def test_log_in_see_the_data_and_log_out(login_app, browser):
     _wait_idle(page)
     assert "250" in page.locator("[data-testid=stMetric]", has_text="Total customers").inner_text()
     assert page.get_by_role("button", name="Log in").count() == 0
+    sidebar = page.locator("[data-testid=stSidebar]")
+    signed_in = sidebar.get_by_text("Signed in as analyst@example.test")  # the provider's claims
+    signed_in.wait_for()
     _shoot(page, "logged_in")
+    signed_in.scroll_into_view_if_needed()
+    _shoot(page, "logged_in_sidebar")
     page.goto(f"{login_app}/Data")  # a direct URL in the same browser: still logged in
     page.locator("[data-testid=stMain] h1").wait_for()
+    sidebar.get_by_role("button", name="Log out").wait_for()
     _wait_idle(page)
     assert page.get_by_text("Log in to continue").count() == 0
-    assert page.locator("[data-testid=stSidebar]").get_by_role("button", name="Log out").count() == 1
+    assert sidebar.get_by_text("Signed in as analyst@example.test").count() == 1
 
     # Log out: the provider asks to confirm, then the app is back at its login screen.
-    page.locator("[data-testid=stSidebar]").get_by_role("button", name="Log out").click()
+    sidebar.get_by_role("button", name="Log out").click()
     page.get_by_role("button", name="Yes, sign me out").click()
     page.wait_for_url(lambda url: url.startswith(login_app))
     _assert_no_customer_data(page, "after logout")
