@@ -1,4 +1,6 @@
-"""Shared fixtures: the reference folder (tests only, never copied into the repository)."""
+"""Shared fixtures: the bundled cohort and report catalog in data/ (every test may use them) and the reference
+folder ../shared/reference/ (only the tests of the report's published numbers; never copied into the
+repository)."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from shared_reference import require_reference  # noqa: E402  (pytest puts tests/ on sys.path)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,9 +30,7 @@ def history_database(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data folder {REFERENCE} is absent (CI always has it)")
-    return REFERENCE
+    return require_reference()
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +45,20 @@ def report_catalog(reference_dir):
     from optimizer import load_catalog
 
     return load_catalog(reference_dir / "actions_report_2025.csv")
+
+
+@pytest.fixture(scope="session")
+def bundled_cohort():
+    """The bundled synthetic 250-customer cohort (data/prediction_250.csv + data/test_250.csv)."""
+    from optimizer import load_bundled_cohort
+
+    return load_bundled_cohort()
+
+
+@pytest.fixture(scope="session")
+def bundled_report_catalog():
+    """The report's 8-action catalog as shipped for the app's report preset (data/catalog_report_2025.csv)."""
+    from optimizer import load_catalog
+    from optimizer.data import bundled_data_dir
+
+    return load_catalog(bundled_data_dir() / "catalog_report_2025.csv")
