@@ -9,7 +9,7 @@ from app_support import all_text, app_session, metrics
 
 from app_lib import sidebar, state
 from app_lib.formatting import money, percent
-from optimizer import PlanSettings, load_catalog, load_cohort, solve_plan
+from optimizer import PlanSettings, load_catalog, solve_plan
 
 
 def run_from(at):
@@ -102,9 +102,8 @@ def test_raise_budget_button_in_the_preflight():
     assert "Policies need $134.00 of your" in all_text(at)
 
 
-def test_report_preset_reproduces_the_published_baseline():
-    reference = app_support.require_reference()
-    cohort = load_cohort(reference / "prediction_250.csv", reference / "test_250.csv")
+def test_report_preset_reproduces_the_published_baseline(reference_cohort):
+    cohort = reference_cohort.copy()
     at = app_session("plan", cohort=cohort).run()
     at.sidebar.selectbox(key="sb_preset").set_value(state.REPORT_PRESET).run()
     assert at.session_state[state.SETTINGS] == state.PRESETS[state.REPORT_PRESET].settings
@@ -120,11 +119,9 @@ def test_report_preset_reproduces_the_published_baseline():
     assert at.sidebar.selectbox(key="sb_preset").value == state.CUSTOM_PRESET
 
 
-def test_report_catalog_file_equals_the_reference_catalog():
-    reference = app_support.require_reference()
+def test_report_catalog_file_equals_the_reference_catalog(report_catalog):
     shipped = load_catalog(app_support.ROOT / "data" / state.REPORT_CATALOG_FILE)
-    published = load_catalog(reference / "actions_report_2025.csv")
-    assert shipped.equals(published)
+    assert shipped.equals(report_catalog)
 
 
 def test_sensitivity_runs_and_explains_the_knee():
