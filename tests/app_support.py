@@ -1,4 +1,5 @@
-"""Helpers for the app tests: paths, the reference cohort (tests only), AppTest sessions by page."""
+"""Helpers for the app tests: paths, the bundled cohort, the reference cohort (only for the report's published
+numbers), AppTest sessions by page."""
 
 from __future__ import annotations
 
@@ -6,10 +7,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
-import pytest
+from shared_reference import REFERENCE, require_reference  # noqa: F401  (re-exported for the app tests)
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -25,28 +25,23 @@ PAGES = {
 TIMEOUT = 60
 
 
-def require_reference() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data folder {REFERENCE} is absent (CI always has it)")
-    return REFERENCE
-
-
 @lru_cache(maxsize=1)
-def _reference_cohort():
-    from optimizer import load_cohort
+def _bundled_cohort():
+    from optimizer import load_bundled_cohort
 
-    return load_cohort(REFERENCE / "prediction_250.csv", REFERENCE / "test_250.csv")
+    return load_bundled_cohort()
 
 
-def reference_cohort():
-    require_reference()
-    return _reference_cohort().copy()
+def bundled_cohort():
+    """The bundled 250-customer cohort (data/), a fresh copy per call."""
+    return _bundled_cohort().copy()
 
 
 def app_session(page: str = "plan", cohort=None, secrets: dict | None = None):
     """A fresh AppTest session opened directly on `page` (like opening its URL), not yet run.
 
-    `cohort` is injected into session state before the first run (the reference cohort by default).
+    `cohort` is injected into session state before the first run (the bundled cohort by default; False injects
+    nothing).
     """
     from streamlit.testing.v1 import AppTest
 
@@ -54,10 +49,10 @@ def app_session(page: str = "plan", cohort=None, secrets: dict | None = None):
     for key, value in (secrets or {}).items():
         at.secrets[key] = value
     if cohort is None:
-        cohort = reference_cohort()
+        cohort = bundled_cohort()
     if cohort is not False:
         at.session_state["cohort"] = cohort
-        at.session_state["cohort_label"] = "reference cohort (tests)"
+        at.session_state["cohort_label"] = "injected cohort (tests)"
         at.session_state["cohort_kind"] = "injected"
     if page != "plan":
         at.switch_page(PAGES[page])

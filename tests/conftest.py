@@ -1,5 +1,6 @@
-"""Shared fixtures: the reference folder (tests only, never copied into the repository); fresh history
-databases on SQLite and on the test PostgreSQL server."""
+"""Shared fixtures: the bundled cohort and report catalog in data/ (every test may use them); the reference
+folder ../shared/reference/ (only the tests of the report's published numbers; never copied into the
+repository); fresh history databases on SQLite and on the test PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-REFERENCE = ROOT.parent / "shared" / "reference"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from shared_reference import require_reference  # noqa: E402  (pytest puts tests/ on sys.path)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -77,9 +79,7 @@ def fresh_history_url(request, tmp_path) -> str:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"reference data folder {REFERENCE} is absent (CI always has it)")
-    return REFERENCE
+    return require_reference()
 
 
 @pytest.fixture(scope="session")
@@ -94,3 +94,20 @@ def report_catalog(reference_dir):
     from optimizer import load_catalog
 
     return load_catalog(reference_dir / "actions_report_2025.csv")
+
+
+@pytest.fixture(scope="session")
+def bundled_cohort():
+    """The bundled synthetic 250-customer cohort (data/prediction_250.csv + data/test_250.csv)."""
+    from optimizer import load_bundled_cohort
+
+    return load_bundled_cohort()
+
+
+@pytest.fixture(scope="session")
+def bundled_report_catalog():
+    """The report's 8-action catalog as shipped for the app's report preset (data/catalog_report_2025.csv)."""
+    from optimizer import load_catalog
+    from optimizer.data import bundled_data_dir
+
+    return load_catalog(bundled_data_dir() / "catalog_report_2025.csv")

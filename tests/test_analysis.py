@@ -122,11 +122,11 @@ def test_marginal_values_exact_and_lp():
 
 
 @pytest.mark.parametrize("solver", ["gurobi", "highs"])
-def test_lp_duals_are_valid_on_reference(solver, reference_cohort, report_catalog):
+def test_lp_duals_are_valid_on_the_bundled_cohort(solver, bundled_cohort, bundled_report_catalog):
     """The LP may have several optimal duals; each must lie between the value function's slopes."""
     settings = PlanSettings(coverage_rounding="floor")
-    values = marginal_values(reference_cohort, report_catalog, settings, solver=solver).set_index("key")
-    problem = build_problem(reference_cohort, report_catalog, settings.high_risk_threshold)
+    values = marginal_values(bundled_cohort, bundled_report_catalog, settings, solver=solver).set_index("key")
+    problem = build_problem(bundled_cohort, bundled_report_catalog, settings.high_risk_threshold)
     rhs = problem.rhs(settings)
     row = problem.row_index("budget")
     slopes = []
@@ -141,58 +141,83 @@ def test_lp_duals_are_valid_on_reference(solver, reference_cohort, report_catalo
     assert min(slopes) - 1e-6 <= values.loc["budget", "lp_dual"] <= max(slopes) + 1e-6
     assert values.loc["budget", "lp_dual"] > 0
     assert values.loc["high_risk_coverage", "lp_dual"] > 0  # requiring fewer is worth something
-    # Exact gain of +$10: the MILP optimum at $160 minus the one at $150.
-    at_160 = solve_plan(reference_cohort, report_catalog, settings.with_changes(budget=160)).kpis.net_value
-    assert values.loc["budget", "exact_gain"] == pytest.approx(at_160 - 3478.820304, abs=1e-4)
+    # Exact gain of +$10: the MILP optimum at $160 minus the one at $150 ($3,755.482706 on the bundled
+    # cohort with the report's catalog and floor rounding: Gurobi, HiGHS and a separate scipy MILP written
+    # from the rule definitions agree).
+    at_160 = solve_plan(bundled_cohort, bundled_report_catalog, settings.with_changes(budget=160)).kpis
+    assert values.loc["budget", "exact_gain"] == pytest.approx(at_160.net_value - 3755.482706, abs=1e-4)
 
 
-def test_diagnosis_on_reference_data(reference_cohort):
+def bundled_policy_counts(cohort) -> dict:
+    """The counts the bundled cohort's policy floors are derived from by hand (asserted where used)."""
+    high = cohort.churn_probability > 0.7
+    by_type = cohort.groupby("subscription_type")
+    return {
+        "high_risk": int(high.sum()),
+        "size": by_type.size().to_dict(),
+        "high_risk_by_type": high.groupby(cohort.subscription_type).sum().to_dict(),
+    }
+
+
+def test_diagnosis_on_the_bundled_cohort(bundled_cohort):
     catalog = load_catalog()
     settings = PlanSettings(budget=100)
-    result = solve_plan(reference_cohort, catalog, settings)
+    # By hand, with ceil rounding: 106 high-risk -> 64; Premium 40% of 63 -> 26; 15% of each type
+    # (Family 64, Free 61, Premium 63, Student 62) -> 10 each. Only 23 Premium customers are high-risk, so
+    # the 26 Premium treatments cover 23 high-risk at most and 64 - 23 = 41 more come from the other types
+    # (each has >= 10 high-risk, which also meets their floors of 10): 26 + 41 = 67 customers, each at the
+    # cheapest action ($2 email, open to all; 67 <= 120 emails and <= the 125-per-action saturation): $134.
+    assert bundled_policy_counts(bundled_cohort) == {
+        "high_risk": 106,
+        "size": {"Family": 64, "Free": 61, "Premium": 63, "Student": 62},
+        "high_risk_by_type": {"Family": 19, "Free": 32, "Premium": 23, "Student": 32},
+    }
+    result = solve_plan(bundled_cohort, catalog, settings)
     assert result.status == "infeasible"
     diagnosis = result.diagnosis
     assert "budget" in diagnosis.conflicting_keys
-    need = minimum_budget(reference_cohort, catalog, settings)
-    assert need.minimum_budget == 142.0
-    assert diagnosis.nearest.budget == 142.0
-    assert "$142.00" in diagnosis.message
-    assert solve_plan(reference_cohort, catalog, diagnosis.nearest).status == "optimal"
-    assert solve_plan(reference_cohort, catalog, settings.with_changes(budget=141.99)).status == "infeasible"
+    need = minimum_budget(bundled_cohort, catalog, settings)
+    assert need.minimum_budget == 134.0
+    assert diagnosis.nearest.budget == 134.0
+    assert "$134.00" in diagnosis.message
+    assert solve_plan(bundled_cohort, catalog, diagnosis.nearest).status == "optimal"
+    assert solve_plan(bundled_cohort, catalog, settings.with_changes(budget=133.99)).status == "infeasible"
 
 
-def test_diagnosis_when_capacity_conflicts_with_coverage(reference_cohort):
+def test_diagnosis_when_capacity_conflicts_with_coverage(bundled_cohort):
     catalog = load_catalog()
-    # 60% of 98 high-risk customers need 59 treatments; 20 emails + 10 push + 5 calls cannot reach it.
+    # 60% of 106 high-risk customers need 64 treatments; 20 emails + 10 push + 5 calls cannot reach it.
     settings = PlanSettings(budget=5000, email_capacity=20, push_capacity=10, call_capacity=5, min_segment=0)
-    result = solve_plan(reference_cohort, catalog, settings)
+    result = solve_plan(bundled_cohort, catalog, settings)
     assert result.status == "infeasible"
     keys = set(result.diagnosis.conflicting_keys)
     assert {"email_capacity", "push_capacity", "call_capacity"} <= keys
     assert "budget" not in keys
     suggested = {s.setting: s.value for s in result.diagnosis.suggestions}
-    assert minimum_budget(reference_cohort, catalog, settings).minimum_budget is None
-    # Lowering the high-risk floor alone fixes it: 35 contacts cover at most 35 of 98 -> 35%.
-    assert suggested["min_high_risk"] <= 0.35
+    assert minimum_budget(bundled_cohort, catalog, settings).minimum_budget is None
+    # Lowering the high-risk floor alone fixes it: 35 contacts, of which the Premium floor takes 26 while only
+    # 23 Premium customers are high-risk, cover at most 35 - 3 = 32 of 106 high-risk -> 30.2%.
+    assert bundled_policy_counts(bundled_cohort)["high_risk_by_type"]["Premium"] == 23
+    assert suggested["min_high_risk"] <= 32 / 106
     fixed = settings.with_changes(min_high_risk=suggested["min_high_risk"])
-    assert solve_plan(reference_cohort, catalog, fixed).status == "optimal"
+    assert solve_plan(bundled_cohort, catalog, fixed).status == "optimal"
     too_far = settings.with_changes(min_high_risk=suggested["min_high_risk"] + 0.01)
-    assert solve_plan(reference_cohort, catalog, too_far).status == "infeasible"
+    assert solve_plan(bundled_cohort, catalog, too_far).status == "infeasible"
 
 
-def test_every_reference_plan_satisfies_every_rule(reference_cohort):
+def test_every_bundled_plan_satisfies_every_rule(bundled_cohort):
     catalog = load_catalog()
     for budget in (150, 400, 1000):
         settings = PlanSettings(budget=budget)
-        result = solve_plan(reference_cohort, catalog, settings)
+        result = solve_plan(bundled_cohort, catalog, settings)
         plan = dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))
-        assert plan_violations(plan, reference_cohort, catalog, settings) == []
+        assert plan_violations(plan, bundled_cohort, catalog, settings) == []
 
 
-def test_parallel_sweep_equals_sequential(reference_cohort, report_catalog):
+def test_parallel_sweep_equals_sequential(bundled_cohort, bundled_report_catalog):
     settings = PlanSettings(coverage_rounding="floor")
     budgets = [150, 175, 200, 225, 250, 300, 350]
-    one = budget_sweep(reference_cohort, report_catalog, settings, budgets, workers=1)
-    two = budget_sweep(reference_cohort, report_catalog, settings, budgets, workers=2)
+    one = budget_sweep(bundled_cohort, bundled_report_catalog, settings, budgets, workers=1)
+    two = budget_sweep(bundled_cohort, bundled_report_catalog, settings, budgets, workers=2)
     assert one.budget.tolist() == [float(b) for b in budgets]
     assert one.equals(two)

@@ -9,7 +9,7 @@ from app_support import all_text, app_session, metrics
 
 from app_lib import sidebar, state
 from app_lib.formatting import money, percent
-from optimizer import PlanSettings, load_catalog, load_cohort, solve_plan
+from optimizer import PlanSettings, load_catalog, solve_plan
 
 
 def run_from(at):
@@ -23,7 +23,7 @@ def net_value_text(at) -> str:
 
 
 def test_run_with_defaults_shows_the_core_kpis():
-    cohort = app_support.reference_cohort()
+    cohort = app_support.bundled_cohort()
     direct = solve_plan(cohort, load_catalog(), PlanSettings()).kpis
     at = run_from(app_session("plan").run())
     for page in ("plan", "results"):  # the plan appears in place on the Plan page, in full on Results
@@ -68,17 +68,18 @@ def test_infeasible_settings_are_explained_before_and_after_the_run_and_fixed_in
     at = app_session("plan").run()
     at.sidebar.slider(key="sb_budget").set_value(20.0).run()
     before = all_text(at)
-    assert "These policies need at least $142.00" in before, "preflight explains before the run"
+    # $134.00: derived by hand in test_analysis.test_diagnosis_on_the_bundled_cohort
+    assert "These policies need at least $134.00" in before, "preflight explains before the run"
     run_from(at)
     text = all_text(at)
     assert "These settings cannot all be met" in text
     assert "Conflicting constraints" in text and "Budget" in text
-    assert "raise the budget to $142.00" in text
+    assert "raise the budget to $134.00" in text
     at.button(key="res_apply_nearest").click().run()
     assert not at.exception
     record = at.session_state[state.LAST_RUN]
     assert record.status == "optimal"
-    assert record.settings.budget >= 142.0
+    assert record.settings.budget >= 134.0
     assert at.sidebar.slider(key="sb_budget").value == record.settings.budget
     assert "Net value" in net_value_text(at)
 
@@ -97,13 +98,12 @@ def test_raise_budget_button_in_the_preflight():
     at = app_session("plan").run()
     at.sidebar.slider(key="sb_budget").set_value(100.0).run()
     at.sidebar.button(key="sb_raise_budget").click().run()
-    assert at.session_state[state.SETTINGS].budget >= 142.0
-    assert "Policies need $142.00 of your" in all_text(at)
+    assert at.session_state[state.SETTINGS].budget >= 134.0
+    assert "Policies need $134.00 of your" in all_text(at)
 
 
-def test_report_preset_reproduces_the_published_baseline():
-    reference = app_support.require_reference()
-    cohort = load_cohort(reference / "prediction_250.csv", reference / "test_250.csv")
+def test_report_preset_reproduces_the_published_baseline(reference_cohort):
+    cohort = reference_cohort.copy()
     at = app_session("plan", cohort=cohort).run()
     at.sidebar.selectbox(key="sb_preset").set_value(state.REPORT_PRESET).run()
     assert at.session_state[state.SETTINGS] == state.PRESETS[state.REPORT_PRESET].settings
@@ -119,11 +119,9 @@ def test_report_preset_reproduces_the_published_baseline():
     assert at.sidebar.selectbox(key="sb_preset").value == state.CUSTOM_PRESET
 
 
-def test_report_catalog_file_equals_the_reference_catalog():
-    reference = app_support.require_reference()
+def test_report_catalog_file_equals_the_reference_catalog(report_catalog):
     shipped = load_catalog(app_support.ROOT / "data" / state.REPORT_CATALOG_FILE)
-    published = load_catalog(reference / "actions_report_2025.csv")
-    assert shipped.equals(published)
+    assert shipped.equals(report_catalog)
 
 
 def test_sensitivity_runs_and_explains_the_knee():
@@ -212,9 +210,8 @@ def test_data_upload_errors_name_row_and_column_and_bundled_way_back():
 
 
 def test_data_upload_replaces_the_cohort():
-    reference = app_support.require_reference()
-    predictions = (reference / "prediction_250.csv").read_bytes()
-    features = (reference / "test_250.csv").read_bytes()
+    predictions = (app_support.ROOT / "data" / "prediction_250.csv").read_bytes()
+    features = (app_support.ROOT / "data" / "test_250.csv").read_bytes()
     at = app_session("data").run()
     at.file_uploader(key="data_predictions").set_value(("week.csv", predictions, "text/csv"))
     at.file_uploader(key="data_features").set_value(("features.csv", features, "text/csv")).run()
@@ -225,7 +222,7 @@ def test_data_upload_replaces_the_cohort():
 
 
 def test_slider_ranges_come_from_the_cohort():
-    cohort = app_support.reference_cohort()
+    cohort = app_support.bundled_cohort()
     at = app_session("plan").run()
     bounds = at.session_state[sidebar.BOUNDS]
     assert at.sidebar.slider(key="sb_email").max == len(cohort)

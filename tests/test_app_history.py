@@ -30,7 +30,7 @@ def history_url(tmp_path, monkeypatch) -> str:
 
 def saved_plans(url: str, budgets=(150.0, 400.0)) -> list[int]:
     """Plans saved straight through the core (as `python -m optimizer plan --save` does)."""
-    cohort, catalog = app_support.reference_cohort(), load_catalog()
+    cohort, catalog = app_support.bundled_cohort(), load_catalog()
     ids = []
     with PlanHistory(url) as history:
         for budget in budgets:

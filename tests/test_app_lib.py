@@ -191,7 +191,7 @@ def test_marginal_table_hides_limits_that_are_worth_nothing():
 
 
 def test_run_plan_matches_the_core_and_builds_exports():
-    cohort = app_support.reference_cohort()
+    cohort = app_support.bundled_cohort()
     catalog = load_catalog()
     settings = PlanSettings()
     stages = []
@@ -217,7 +217,7 @@ def test_run_plan_matches_the_core_and_builds_exports():
 
 
 def test_download_bytes_have_the_holdout_and_no_holdout_in_channel_lists():
-    cohort = app_support.reference_cohort()
+    cohort = app_support.bundled_cohort()
     result = solve_plan(cohort, load_catalog(), PlanSettings(budget=600))
     exports = build_exports(result.assignments, plan_date=dt.date(2025, 11, 5))
     plan = pd.read_csv(io.BytesIO(to_csv_bytes(exports.treatment_plan)), dtype={"customer_id": str})
@@ -230,7 +230,7 @@ def test_download_bytes_have_the_holdout_and_no_holdout_in_channel_lists():
 
 
 def test_infeasible_run_has_a_diagnosis_and_no_exports():
-    cohort = app_support.reference_cohort()
+    cohort = app_support.bundled_cohort()
     record = run_plan(cohort, load_catalog(), PlanSettings(budget=20))
     assert record.status == "infeasible"
     assert record.exports is None and record.marginal is None

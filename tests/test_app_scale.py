@@ -81,26 +81,27 @@ def test_scaling_never_lowers_a_limit_below_its_proportional_share(customers):
     assert scaled.budget <= 150 * factor * 1.03 + 1  # nice, not generous: within a 100th step (+ rounding)
 
 
-def test_the_built_model_is_cached_per_cohort_catalog_and_threshold(reference_cohort):
+def test_the_built_model_is_cached_per_cohort_catalog_and_threshold(bundled_cohort):
     from app_lib import state
     from app_lib.runner import run_plan
     from optimizer import load_catalog
 
     catalog = load_catalog()
-    problem = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.7, reference_cohort, catalog)
+    problem = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.7, bundled_cohort, catalog)
     again = state.problem_for(
-        "scale-test-cohort", "scale-test-catalog", PlanSettings(), reference_cohort, catalog
+        "scale-test-cohort", "scale-test-catalog", PlanSettings(), bundled_cohort, catalog
     )
     assert again is problem, "the same data and threshold reuse the built model"
-    other = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.6, reference_cohort, catalog)
+    other = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.6, bundled_cohort, catalog)
     assert other is not problem and other.high_risk_threshold == 0.6
-    # a run on the shared model is the README's corrected plan ($3,414.63 at $150), twice (nothing in the
-    # shared model changes between runs)
+    # a run on the shared model is the defaults' optimum on the bundled cohort ($3,896.66 at $150; Gurobi,
+    # HiGHS and a separate scipy MILP written from the rule definitions agree), twice (nothing in the shared
+    # model changes between runs)
     for _ in range(2):
-        record = run_plan(reference_cohort, catalog, PlanSettings(), problem=problem)
-        assert round(record.result.kpis.net_value, 2) == 3414.63
-    # +$10 of budget on the shared model: $3,729.83 - $3,414.63
-    assert round(record.ensure_marginal(problem).set_index("key").loc["budget", "exact_gain"], 2) == 315.20
+        record = run_plan(bundled_cohort, catalog, PlanSettings(), problem=problem)
+        assert round(record.result.kpis.net_value, 2) == 3896.66
+    # +$10 of budget on the shared model: $4,231.16 - $3,896.66 (both optima cross-checked the same way)
+    assert round(record.ensure_marginal(problem).set_index("key").loc["budget", "exact_gain"], 2) == 334.50
 
 
 # --- the app with a large upload ------------------------------------------------------------------------
@@ -255,26 +256,30 @@ def test_the_sensitivity_range_follows_a_newly_loaded_cohort(cohort_20k):
 # --- the solver's certificate in words --------------------------------------------------------------------
 
 
-def test_certificate_of_an_exact_milp(reference_cohort):
+def test_certificate_of_an_exact_milp(bundled_cohort):
     from app_lib.solver_text import solver_summary
     from optimizer.solvers import gurobi_available
 
-    # the product defaults on the reference cohort: $3,414.63 (README), 1,576 variables, 268 constraints
-    report = solve_plan(reference_cohort, load_catalog(), PlanSettings()).solver_report
-    summary = solver_summary(report, len(reference_cohort))
+    # the product defaults on the bundled cohort: $3,896.66 (cross-checked as above); by hand, one variable
+    # per eligible (customer, action): 250 x 3 all-customer actions + 61 Free (trial) + 63 Premium (upgrade)
+    # + 217 high-value x 3 = 1,525; constraints: 250 one-action rows + budget + 3 channels + 8 saturation
+    # + high-risk + Premium + 4 fairness = 268
+    assert (bundled_cohort.value_tier == "High").sum() == 217
+    report = solve_plan(bundled_cohort, load_catalog(), PlanSettings()).solver_report
+    summary = solver_summary(report, len(bundled_cohort))
     if gurobi_available():
         assert summary.headline == "Gurobi, exact MILP: proven optimal"
         assert summary.reason == (
-            "Why this solver: the model (1,576 variables and 268 constraints) fits gurobipy's size-limited "
+            "Why this solver: the model (1,525 variables and 268 constraints) fits gurobipy's size-limited "
             "license."
         )
     else:
         assert summary.headline == "HiGHS, exact MILP (open-source): proven optimal"
     assert summary.figures.startswith(
-        "Objective (net value) $3,414.63, upper bound $3,414.63, certified gap 0.00%; "
+        "Objective (net value) $3,896.66, upper bound $3,896.66, certified gap 0.00%; "
     )
     assert summary.detail == ""
-    infeasible = solve_plan(reference_cohort, load_catalog(), PlanSettings(budget=10)).solver_report
+    infeasible = solve_plan(bundled_cohort, load_catalog(), PlanSettings(budget=10)).solver_report
     assert solver_summary(infeasible, 250).headline.endswith(
         "proven infeasible (no plan meets every setting)"
     )
@@ -390,21 +395,21 @@ def test_per_customer_tables_of_a_large_cohort_are_paginated(cohort_20k):
     assert len(top) == len(treated) - 5_000 * (pages - 1)
 
 
-def test_small_tables_are_shown_whole(reference_cohort):
+def test_small_tables_are_shown_whole(bundled_cohort):
     at = app_session("data").run()
     shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
-    assert len(shown) == len(reference_cohort) == 250
+    assert len(shown) == len(bundled_cohort) == 250
     assert not [w for w in at.number_input if w.key == "data_preview_page"], "no page controls"
 
 
 # --- downloads --------------------------------------------------------------------------------------------
 
 
-def test_export_bytes_are_built_once_per_run(reference_cohort, monkeypatch):
+def test_export_bytes_are_built_once_per_run(bundled_cohort, monkeypatch):
     from app_lib import runner
     from optimizer import to_csv_bytes
 
-    record = runner.run_plan(reference_cohort, load_catalog(), PlanSettings(), with_marginal=False)
+    record = runner.run_plan(bundled_cohort, load_catalog(), PlanSettings(), with_marginal=False)
     calls = []
 
     def counting(frame):
@@ -418,7 +423,7 @@ def test_export_bytes_are_built_once_per_run(reference_cohort, monkeypatch):
     assert len(calls) == 4, "one serialization per file, however often it is downloaded"
     assert all(again[name] is first[name] for name in names)
     plan = first[names[0]].decode().splitlines()
-    assert len(plan) == 1 + record.result.kpis.customers_treated == 73  # header + the 72 treated customers
+    assert len(plan) == 1 + record.result.kpis.customers_treated == 70  # header + the 69 treated customers
     assert first[names[0]] == to_csv_bytes(record.exports.treatment_plan)
 
 
@@ -431,7 +436,7 @@ def test_metric_money_drops_cents_from_seven_figures():
     assert metric_money(-250_000.5) == "-$250,000" and metric_money(None) == "–"
 
 
-def test_download_clicks_during_a_slow_save_save_the_run_once(reference_cohort, monkeypatch, tmp_path):
+def test_download_clicks_during_a_slow_save_save_the_run_once(bundled_cohort, monkeypatch, tmp_path):
     """At 75,000 customers a save takes seconds and the save callbacks of quick download clicks can run in
     parallel script threads: the run is still saved once, and every click gets its id."""
     import threading
@@ -451,7 +456,7 @@ def test_download_clicks_during_a_slow_save_save_the_run_once(reference_cohort, 
         return slow_save(*args, **kwargs)
 
     monkeypatch.setattr(store, "save_plan", save_slowly)
-    record = run_plan(reference_cohort, load_catalog(), PlanSettings(), with_marginal=False)
+    record = run_plan(bundled_cohort, load_catalog(), PlanSettings(), with_marginal=False)
     ids = []
     clicks = [threading.Thread(target=lambda: ids.append(history_store.save_run(record))) for _ in range(3)]
     for click in clicks:

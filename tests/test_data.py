@@ -1,5 +1,9 @@
 """Loading the cohort and the catalog: the reference schema loads; every bad input is named precisely."""
 
+import csv
+from collections import Counter
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -35,6 +39,24 @@ def test_reference_files_load_unchanged(reference_cohort):
         "Free": 62,
     }
     assert (reference_cohort.churn_probability > 0.7).sum() == 98
+
+
+def test_bundled_files_load_unchanged(bundled_cohort):
+    """Every id and probability as written in data/, read back with the csv module (not the loader)."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    with (data / "prediction_250.csv").open(newline="") as handle:
+        predictions = list(csv.reader(handle))[1:]
+    with (data / "test_250.csv").open(newline="") as handle:
+        features = list(csv.reader(handle))[1:]
+    assert len(bundled_cohort) == len(predictions) == 250
+    assert bundled_cohort.customer_id.astype(str).tolist() == [row[0] for row in predictions]
+    assert bundled_cohort.churn_probability.tolist() == [float(row[1]) for row in predictions]
+    assert [row[0] for row in features] == [row[0] for row in predictions]
+    counts = {"Family": 64, "Premium": 63, "Student": 62, "Free": 61}
+    assert Counter(row[1] for row in features) == counts
+    assert bundled_cohort.subscription_type.value_counts().to_dict() == counts
+    assert sum(float(row[1]) > 0.7 for row in predictions) == 106
+    assert (bundled_cohort.churn_probability > 0.7).sum() == 106
 
 
 def test_clv_formula_by_hand():
@@ -161,8 +183,8 @@ def test_default_catalog():
     assert catalog.enabled.all()
 
 
-def test_report_catalog_loads(report_catalog):
-    assert report_catalog.max_clv.tolist()[5:7] == [1000.0, 1000.0]
+def test_report_catalog_loads(bundled_report_catalog):
+    assert bundled_report_catalog.max_clv.tolist()[5:7] == [1000.0, 1000.0]
 
 
 def test_negative_cost_and_bad_uplift():

@@ -92,9 +92,9 @@ def test_the_gap_is_honest_when_uncertified():
 
 
 @pytest.mark.parametrize("rounding", ["ceil", "floor"])
-def test_reference_cohort_identical_to_the_exact_solve(reference_cohort, report_catalog, rounding):
-    for catalog in (load_catalog(), report_catalog):
-        problem = build_problem(reference_cohort, catalog)
+def test_bundled_cohort_identical_to_the_exact_solve(bundled_cohort, bundled_report_catalog, rounding):
+    for catalog in (load_catalog(), bundled_report_catalog):
+        problem = build_problem(bundled_cohort, catalog)
         for budget in (150, 175, 750):
             settings = PlanSettings(budget=budget, coverage_rounding=rounding)
             found = decompose(problem, settings, DecompositionOptions(exact_limit=0, neighbourhood=20))
@@ -159,18 +159,18 @@ def test_medium_instance_passes_the_independent_checker():
     assert (relaxation.objective - report.objective) / report.objective <= 1e-4
 
 
-def test_infeasible_settings_are_found_and_explained(reference_cohort):
+def test_infeasible_settings_are_found_and_explained(bundled_cohort):
     catalog = load_catalog()
     settings = PlanSettings(budget=20)
-    found = solve_plan(reference_cohort, catalog, settings, solver="decomposition")
+    found = solve_plan(bundled_cohort, catalog, settings, solver="decomposition")
     assert found.status == "infeasible" and found.kpis is None
-    expected = solve_plan(reference_cohort, catalog, settings, solver="highs")
+    expected = solve_plan(bundled_cohort, catalog, settings, solver="highs")
     assert found.diagnosis.conflicting_keys == expected.diagnosis.conflicting_keys
     assert found.diagnosis.suggestions == expected.diagnosis.suggestions
-    need = minimum_budget(reference_cohort, catalog, settings, solver="decomposition")
+    need = minimum_budget(bundled_cohort, catalog, settings, solver="decomposition")
     assert (
         need.minimum_budget
-        == minimum_budget(reference_cohort, catalog, settings, solver="highs").minimum_budget
+        == minimum_budget(bundled_cohort, catalog, settings, solver="highs").minimum_budget
     )
 
 
@@ -367,35 +367,34 @@ def test_identical_customers_cost_one_variable_per_group():
     assert plan_violations(plan_of(problem, found.x), cohort, catalog, settings) == []
 
 
-def test_solve_plan_warm_start_from_an_earlier_result(reference_cohort):
+def test_solve_plan_warm_start_from_an_earlier_result(bundled_cohort):
     catalog = load_catalog()
-    problem = build_problem(reference_cohort, catalog)
+    problem = build_problem(bundled_cohort, catalog)
     first = solve_plan(
-        reference_cohort, catalog, PlanSettings(budget=300), solver="decomposition", problem=problem
+        bundled_cohort, catalog, PlanSettings(budget=300), solver="decomposition", problem=problem
     )
     again = solve_plan(
-        reference_cohort,
+        bundled_cohort,
         catalog,
         PlanSettings(budget=330),
         solver="decomposition",
         problem=problem,
         warm_start=first,
     )
-    expected = solve_plan(
-        reference_cohort, catalog, PlanSettings(budget=330), solver="highs", problem=problem
-    )
+    expected = solve_plan(bundled_cohort, catalog, PlanSettings(budget=330), solver="highs", problem=problem)
     assert again.kpis.net_value == pytest.approx(expected.kpis.net_value, abs=1e-6)
 
 
-def test_cli_plan_with_the_decomposition(reference_dir, tmp_path):
+def test_cli_plan_with_the_decomposition(tmp_path):
     import json
     import subprocess
     import sys
     from pathlib import Path
 
+    data = Path(__file__).resolve().parents[1] / "data"
     out = subprocess.run(
-        [sys.executable, "-m", "optimizer", "plan", "--predictions", reference_dir / "prediction_250.csv"]
-        + ["--features", reference_dir / "test_250.csv", "--solver", "decomposition", "--progress"]
+        [sys.executable, "-m", "optimizer", "plan", "--predictions", data / "prediction_250.csv"]
+        + ["--features", data / "test_250.csv", "--solver", "decomposition", "--progress"]
         + ["--out-dir", tmp_path, "--date", "2025-11-05", "--json"],
         capture_output=True,
         text=True,
@@ -405,7 +404,8 @@ def test_cli_plan_with_the_decomposition(reference_dir, tmp_path):
     assert out.returncode == 0, out.stderr
     payload = json.loads(out.stdout.strip().splitlines()[-1])
     assert payload["solver"] == "decomposition" and payload["status"] == "optimal"
-    assert payload["net_value"] == 3414.63  # the product's corrected plan at $150
+    # the defaults' optimum on the bundled cohort at $150 (Gurobi, HiGHS and a separate scipy MILP agree)
+    assert payload["net_value"] == 3896.66
     assert payload["bound"] == pytest.approx(payload["objective"], abs=1e-6) and payload["mip_gap"] == 0.0
     assert payload["solver_detail"]
     assert "100%" in out.stderr and "Proven bound" in out.stdout

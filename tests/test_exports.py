@@ -23,8 +23,8 @@ DATE = dt.date(2025, 11, 5)
 
 
 @pytest.fixture(scope="module")
-def plan(reference_cohort):
-    return solve_plan(reference_cohort, load_catalog(), PlanSettings(budget=2000, call_capacity=20))
+def plan(bundled_cohort):
+    return solve_plan(bundled_cohort, load_catalog(), PlanSettings(budget=2000, call_capacity=20))
 
 
 def test_holdout_size_rounds_half_up():

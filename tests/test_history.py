@@ -28,11 +28,11 @@ DATE = dt.date(2025, 11, 5)
 
 
 @pytest.fixture(scope="module")
-def week(reference_cohort):
+def week(bundled_cohort):
     catalog = load_catalog()
-    result = solve_plan(reference_cohort, catalog, PlanSettings(budget=400))
+    result = solve_plan(bundled_cohort, catalog, PlanSettings(budget=400))
     exports = build_exports(result.assignments, holdout_rate=0.1, seed=7, plan_date=DATE)
-    return reference_cohort, catalog, result, exports
+    return bundled_cohort, catalog, result, exports
 
 
 def url_of(path: Path) -> str:
@@ -129,7 +129,7 @@ def test_outcome_files_are_kept_with_the_plan(week, fresh_history_url):
             history.save_outcomes(999, b"x", "c.csv")
 
 
-def test_unknown_plans_and_unsavable_results(week, reference_cohort, fresh_history_url):
+def test_unknown_plans_and_unsavable_results(week, fresh_history_url):
     cohort, catalog, result, exports = week
     with PlanHistory(fresh_history_url) as history:
         with pytest.raises(PlanNotFound, match="no saved plan with id 42"):
@@ -233,8 +233,8 @@ from pathlib import Path
 from optimizer import PlanSettings, build_exports, load_catalog, load_cohort, solve_plan
 from optimizer.loop.history import PlanHistory
 
-url, name, reference, gate, workers = sys.argv[1:6]
-cohort = load_cohort(reference + "/prediction_250.csv", reference + "/test_250.csv")
+url, name, data, gate, workers = sys.argv[1:6]
+cohort = load_cohort(data + "/prediction_250.csv", data + "/test_250.csv")
 catalog = load_catalog()
 result = solve_plan(cohort, catalog, PlanSettings())
 exports = build_exports(result.assignments)
@@ -248,13 +248,13 @@ for i in range(10):
 """
 
 
-def test_concurrent_saves_from_processes_lose_nothing(reference_dir, fresh_history_url, tmp_path):
+def test_concurrent_saves_from_processes_lose_nothing(fresh_history_url, tmp_path):
     url = fresh_history_url
     gate = tmp_path / "gate"
     gate.mkdir()
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, url, f"p{n}", str(reference_dir), str(gate), "2"],
+            [sys.executable, "-c", WORKER, url, f"p{n}", str(ROOT / "data"), str(gate), "2"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -14,14 +14,14 @@ from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
 
 
 @pytest.fixture(scope="module")
-def loop(reference_cohort, tmp_path_factory):
+def loop(bundled_cohort, tmp_path_factory):
     catalog = load_catalog()
     url = f"sqlite:///{(tmp_path_factory.mktemp('h') / 'h.sqlite').as_posix()}"
     with PlanHistory(url) as history:
         for budget in (150, 400):
-            result = solve_plan(reference_cohort, catalog, PlanSettings(budget=budget))
+            result = solve_plan(bundled_cohort, catalog, PlanSettings(budget=budget))
             exports = build_exports(result.assignments, plan_date=dt.date(2025, 11, 5))
-            history.save_plan(result, exports, reference_cohort, catalog, label=f"${budget}")
+            history.save_plan(result, exports, bundled_cohort, catalog, label=f"${budget}")
         plans = history.list_plans()
         first, second = history.load_plan(1), history.load_plan(2)
     outcomes = simulate_outcomes(second, {1: 0.05}, seed=4)

@@ -20,11 +20,12 @@ def last_json(capsys) -> dict:
 
 
 @pytest.fixture
-def saved(reference_dir, tmp_path, capsys):
-    """Two plans saved through `plan --save` ($400 then $150); returns (history URL, export folder)."""
+def saved(tmp_path, capsys):
+    """Two plans saved through `plan --save` ($400 then $150) on the bundled cohort; returns (history URL,
+    export folder)."""
     url = f"sqlite:///{(tmp_path / 'h.sqlite').as_posix()}"
-    ref = ["--predictions", str(reference_dir / "prediction_250.csv")]
-    ref += ["--features", str(reference_dir / "test_250.csv"), "--date", "2025-11-05", "--history", url]
+    ref = ["--predictions", str(ROOT / "data" / "prediction_250.csv")]
+    ref += ["--features", str(ROOT / "data" / "test_250.csv"), "--date", "2025-11-05", "--history", url]
     for budget, label, folder in (("400", "week 45", "ex"), ("150", "lean", "ex150")):
         code = main(
             [
@@ -111,7 +112,7 @@ def test_simulate_measure_recalibrate(saved, tmp_path, capsys):
 def test_bad_input_exit_2(saved, tmp_path, capsys):
     url, _ = saved
     bad = tmp_path / "bad_outcomes.csv"
-    bad.write_text("customer_id,churned\n205574,1\n203459,yes\n205574,0\n")
+    bad.write_text("customer_id,churned\n200123,1\n200480,yes\n200123,0\n")
     out = subprocess.run(
         [
             sys.executable,
@@ -132,11 +133,11 @@ def test_bad_input_exit_2(saved, tmp_path, capsys):
     )
     assert out.returncode == 2
     assert "bad_outcomes.csv, row 3, column 'churned': churned must be 0 or 1" in out.stderr
-    assert "bad_outcomes.csv, row 4, column 'customer_id': duplicate customer_id '205574'" in out.stderr
+    assert "bad_outcomes.csv, row 4, column 'customer_id': duplicate customer_id '200123'" in out.stderr
     assert "Traceback" not in out.stderr
 
     unknown = tmp_path / "other_week.csv"
-    unknown.write_text("customer_id,churned\n205574,1\n1,0\n")
+    unknown.write_text("customer_id,churned\n200123,1\n1,0\n")
     assert main(["measure", "--plan", "1", "--outcomes", str(unknown), "--history", url]) == 2
     assert (
         "other_week.csv, row 3, column 'customer_id': customer_id '1' is not in plan #1"

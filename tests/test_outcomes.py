@@ -174,17 +174,17 @@ def test_no_holdout_churner_leaves_the_uplift_undefined():
     assert not one.sufficient and "No holdout customer churned" in one.warning
 
 
-def test_missing_outcomes_and_untreated_customers_are_counted(reference_cohort):
-    result = solve_plan(reference_cohort, load_catalog(), PlanSettings())
+def test_missing_outcomes_and_untreated_customers_are_counted(bundled_cohort):
+    result = solve_plan(bundled_cohort, load_catalog(), PlanSettings())
     flags = holdout_flags(result.assignments, 0.1, seed=3)
-    saved = _saved(result, reference_cohort, flags)
+    saved = _saved(result, bundled_cohort, flags)
     outcomes = simulate_outcomes(saved, seed=5)
-    assert len(outcomes) == len(reference_cohort)
+    assert len(outcomes) == len(bundled_cohort)
     assert list(outcomes["customer_id"][: len(result.assignments)]) == list(result.assignments["customer_id"])
     dropped = outcomes.iloc[3:]  # three plan customers without an outcome
     m = measure_uplift(saved, load_outcomes(outcomes_csv_bytes(dropped), "o.csv"))
     assert m.missing == 3
-    assert m.untreated == len(reference_cohort) - len(result.assignments)
+    assert m.untreated == len(bundled_cohort) - len(result.assignments)
     assert m.matched == len(result.assignments) - 3
     assert any("have no outcome" in w for w in m.table["warning"])
     assert not m.table["sufficient"].any()  # a 250-customer week never has 30 holdout customers per action

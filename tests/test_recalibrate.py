@@ -94,9 +94,9 @@ def test_measured_where_sufficient_estimate_elsewhere():
     pd.testing.assert_frame_equal(load_catalog(result.catalog_csv(), "new.csv"), result.catalog)
 
 
-def test_revalue_uses_the_new_uplifts(reference_cohort):
+def test_revalue_uses_the_new_uplifts(bundled_cohort):
     catalog = load_catalog()
-    plan = solve_plan(reference_cohort, catalog, PlanSettings())
+    plan = solve_plan(bundled_cohort, catalog, PlanSettings())
     same, kpis = revalue(plan.assignments, catalog, plan.kpis.customers, plan.settings.budget)
     assert kpis == plan.kpis
     halved = catalog.assign(uplift=catalog["uplift"] / 2)
@@ -151,10 +151,10 @@ def test_simulated_loop_recalibrates_and_reoptimizes(big_week, tmp_path):
     )
 
 
-def test_compare_two_plans(reference_cohort):
+def test_compare_two_plans(bundled_cohort):
     catalog = load_catalog()
-    a = solve_plan(reference_cohort, catalog, PlanSettings(budget=150))
-    b = solve_plan(reference_cohort, catalog, PlanSettings(budget=400))
+    a = solve_plan(bundled_cohort, catalog, PlanSettings(budget=150))
+    b = solve_plan(bundled_cohort, catalog, PlanSettings(budget=400))
     c = compare_plans(a, b, labels=("$150", "$400"))
     changed = c.settings[c.settings["changed"]]
     assert changed["setting"].tolist() == ["budget"]
