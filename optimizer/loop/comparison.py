@@ -52,7 +52,7 @@ def kpi_table(kpis: dict[str, object]) -> pd.DataFrame:
     """One row per KPI, one column per plan (`kpis`: column label -> Kpis or None)."""
     rows = []
     for metric, label in KPI_LABELS.items():
-        row = {"metric": metric, "label": label}
+        row: dict[str, object] = {"metric": metric, "label": label}
         for column, k in kpis.items():
             row[column] = getattr(k, metric) if k is not None else None
         rows.append(row)

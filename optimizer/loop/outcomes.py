@@ -124,7 +124,7 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
             )
         )
     first_seen: dict[str, int] = {}
-    for i, value in enumerate(ids):
+    for position, value in enumerate(ids):
         if value == "":
             continue
         if value in first_seen:
@@ -133,12 +133,12 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
                     shown,
                     f"duplicate customer_id {value!r} "
                     f"(first seen in row {spreadsheet_row(first_seen[value])})",
-                    spreadsheet_row(i),
+                    spreadsheet_row(position),
                     "customer_id",
                 )
             )
         else:
-            first_seen[value] = i
+            first_seen[value] = position
     if problems:
         raise InputError(problems)
     out = pd.DataFrame(
