@@ -24,7 +24,10 @@ from optimizer import (
     solve_plan,
     to_csv_bytes,
 )
+from optimizer.analysis import Kpis
 from optimizer.model import Problem
+from optimizer.plan import SolverReport
+from optimizer.solvers import SolveStatus
 
 STAGES = (
     (0.2, ":material/fact_check: Preparing customer data…"),
@@ -60,9 +63,22 @@ class RunRecord:
     # quick succession can run their save callbacks in parallel script threads.
     save_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
+    # The `PlanLike` fields (optimizer.plan), read from the solved result.
     @property
-    def status(self) -> str:
+    def status(self) -> SolveStatus:
         return self.result.status
+
+    @property
+    def solver_report(self) -> SolverReport:
+        return self.result.solver_report
+
+    @property
+    def assignments(self) -> pd.DataFrame:
+        return self.result.assignments
+
+    @property
+    def kpis(self) -> Kpis | None:
+        return self.result.kpis
 
     def ensure_marginal(self, problem: Problem | None = None) -> pd.DataFrame | None:
         """Marginal values of this run's limits, computed on first use (they take several re-solves);

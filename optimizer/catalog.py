@@ -67,7 +67,7 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
             InputProblem(file, "action_id must be a whole number", spreadsheet_row(i), "action_id")
         )
     seen: dict[float, int] = {}
-    for i, value in enumerate(ids):
+    for position, value in enumerate(ids):
         if np.isfinite(value):
             if value in seen:
                 problems.append(
@@ -75,11 +75,11 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
                         file,
                         f"duplicate action_id {int(value)} "
                         f"(first seen in row {spreadsheet_row(seen[value])})",
-                        spreadsheet_row(i),
+                        spreadsheet_row(position),
                         "action_id",
                     )
                 )
-            seen.setdefault(value, i)
+            seen.setdefault(value, position)
     for i in np.flatnonzero(text["action_name"].eq("").to_numpy()):
         problems.append(InputProblem(file, "action_name is empty", spreadsheet_row(i), "action_name"))
     channel = text["channel"].str.lower()
@@ -107,7 +107,7 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
             given = text[column].ne("").to_numpy()
             sub_problems: list[InputProblem] = []
             values = parse_numeric(text, column, file, sub_problems, low=0.0, what=column)
-            problems += [p for p in sub_problems if given[p.row - 2]]
+            problems += [p for p in sub_problems if p.row is not None and given[p.row - 2]]
             bounds[column] = np.where(given, values, np.nan)
         else:
             bounds[column] = np.full(len(text), np.nan)

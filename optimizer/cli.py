@@ -23,7 +23,7 @@ from optimizer.jsonout import print_json, records
 from optimizer.loop import cli as loop_cli
 from optimizer.model import PlanSettings
 from optimizer.plan import budget_sweep, solve_plan
-from optimizer.solvers import SolverUnavailable
+from optimizer.solvers import SolverUnavailable, SolveStatus
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 2, 3, 4
 
@@ -149,8 +149,8 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         print(f"Proven bound {_money(report.bound)}; certified gap {report.mip_gap:.4%}")
     if report.detail:
         print(f"Method: {report.detail}")
-    if result.has_plan:
-        k = result.kpis
+    k = result.kpis
+    if k is not None:  # a plan
         exports = build_exports(
             result.assignments, holdout_rate=args.holdout, seed=args.seed, plan_date=args.date
         )
@@ -173,7 +173,7 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         print(result.diagnosis.message)
     if args.json:
         print_json(payload)
-    if result.status == "infeasible":
+    if result.status is SolveStatus.INFEASIBLE:
         return EXIT_INFEASIBLE
     return EXIT_OK if result.has_plan else EXIT_SOLVER
 

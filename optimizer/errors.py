@@ -6,6 +6,7 @@ Rows are numbered as a spreadsheet shows them: the header is row 1, the first cu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import SupportsIndex
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,6 @@ class InputError(ValueError):
         super().__init__(text)
 
 
-def spreadsheet_row(position: int) -> int:
+def spreadsheet_row(position: SupportsIndex) -> int:
     """Spreadsheet row number of the data row at 0-based `position` (the header is row 1)."""
     return int(position) + 2

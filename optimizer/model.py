@@ -138,7 +138,7 @@ class Row:
     label: str
     sense: str  # "<=" or ">="
     unit: str  # "$" or "customers"
-    setting: str | None  # the PlanSettings field that sets its right-hand side
+    setting: str  # the PlanSettings field that sets its right-hand side (every coupling row has one)
     group_size: int = 0  # customers in the covered group (coverage rows)
 
 

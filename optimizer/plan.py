@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -19,8 +20,15 @@ from optimizer.analysis import (
     kpis_from_solution,
     pairs_frame,
 )
-from optimizer.model import PlanSettings, Problem, build_problem, policy_count
-from optimizer.solvers import Solution, choose_solver, open_session
+from optimizer.model import SETTING_LABELS, PlanSettings, Problem, build_problem, policy_count
+from optimizer.solvers import (
+    Solution,
+    SolverSession,
+    SolveStatus,
+    WarmStartSession,
+    choose_solver,
+    open_session,
+)
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running now)
 
@@ -40,7 +48,7 @@ SWEEP_COLUMNS = [
 class SolverReport:
     solver: str  # "gurobi" | "highs" | "decomposition"
     reason: str  # why this solver ran, in a sentence
-    status: str
+    status: SolveStatus
     runtime_seconds: float
     objective: float | None
     bound: float | None  # proven bound on the optimum (upper when maximizing)
@@ -49,6 +57,9 @@ class SolverReport:
     n_constraints: int
     detail: str = ""  # how the decomposition found and certified the plan
     multipliers: np.ndarray | None = field(default=None, repr=False)  # decomposition: per coupling row
+
+    def __post_init__(self) -> None:  # the member, also when built from a stored string
+        object.__setattr__(self, "status", SolveStatus(self.status))
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ class Diagnosis:
 class PlanResult:
     """A solved week: status, solver report, assignments (one row per treated customer), KPIs, constraints."""
 
-    status: str  # "optimal" | "infeasible" | "time_limit" | "no_solution"
+    status: SolveStatus  # a StrEnum: its JSON value is "optimal", "infeasible", "time_limit" or "no_solution"
     settings: PlanSettings
     solver_report: SolverReport
     assignments: pd.DataFrame
@@ -94,6 +105,9 @@ class PlanResult:
     diagnosis: Diagnosis | None = None
     # The variables set to 1 in the built problem: what a warm start reuses (not part of the CLI contract).
     chosen: np.ndarray | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.status = SolveStatus(self.status)
 
     @property
     def has_plan(self) -> bool:
@@ -106,7 +120,7 @@ class PlanResult:
         constraints = self.constraints.replace({np.inf: None, -np.inf: None})
         constraints = constraints.astype(object).where(constraints.notna(), None)
         out = {
-            "status": self.status,
+            "status": self.status.value,
             "solver": report.solver,
             "solver_reason": report.reason,
             "net_value": round(k.net_value, 2) if k else None,
@@ -131,6 +145,27 @@ class PlanResult:
         if self.diagnosis is not None:
             out["diagnosis"] = self.diagnosis.to_dict()
         return out
+
+
+@runtime_checkable
+class PlanLike(Protocol):
+    """What the app, the history and the learning loop read from a plan, whichever shape holds it: a solved
+    `PlanResult`, a `SavedPlan` reopened from the history, or the app's `RunRecord`."""
+
+    @property
+    def status(self) -> SolveStatus: ...
+
+    @property
+    def settings(self) -> PlanSettings: ...
+
+    @property
+    def solver_report(self) -> SolverReport: ...
+
+    @property
+    def assignments(self) -> pd.DataFrame: ...  # one row per treated customer (`ASSIGNMENT_COLUMNS`)
+
+    @property
+    def kpis(self) -> Kpis | None: ...  # None when there is no plan
 
 
 def _problem_for(
@@ -163,10 +198,10 @@ def _result_from_solution(
         detail=solution.detail,
         multipliers=solution.multipliers,
     )
-    chosen = chosen_pairs(solution.x) if solution.has_plan else None
+    chosen = chosen_pairs(solution.x) if solution.x is not None else None
     assignments = pairs_frame(problem, chosen if chosen is not None else np.zeros(0, dtype=np.int64))
-    kpis = compute_kpis(assignments, problem.n_customers, settings.budget) if solution.has_plan else None
-    constraints = constraint_report(problem, settings, solution.x if solution.has_plan else None)
+    kpis = compute_kpis(assignments, problem.n_customers, settings.budget) if chosen is not None else None
+    constraints = constraint_report(problem, settings, solution.x)
     return PlanResult(solution.status, settings, report, assignments, kpis, constraints, chosen=chosen)
 
 
@@ -200,14 +235,14 @@ def solve_plan(
     if progress is not None:
         progress(0.01, f"solving with {name}")
     with open_session(problem, problem.rhs(settings), name, progress=progress) as session:
-        if name == "decomposition" and warm_start is not None:
+        if warm_start is not None and isinstance(session, WarmStartSession):  # the decomposition
             if isinstance(warm_start, PlanResult):
                 session.warm_start(warm_start.solver_report.multipliers, plan=warm_start.chosen)
             else:
                 session.warm_start(warm_start)
         solution = session.solve(time_limit)
         result = _result_from_solution(problem, settings, name, reason, solution)
-        if solution.status == "infeasible" and diagnose:
+        if solution.status is SolveStatus.INFEASIBLE and diagnose:
             if progress is not None:
                 progress(0.95, "explaining the infeasibility")
             result.diagnosis = _diagnose(problem, settings, session)
@@ -248,7 +283,7 @@ def budget_sweep(
                 session.set_rhs(rhs)
                 solution = session.solve()
                 record = {"budget": budget, "status": solution.status}
-                if solution.has_plan:
+                if solution.x is not None:
                     kpis = kpis_from_solution(problem, solution.x, budget)
                     record.update({column: getattr(kpis, column) for column in SWEEP_COLUMNS[2:]})
                 records.append(record)
@@ -315,7 +350,7 @@ def marginal_values(
                 session.set_rhs(changed)
                 raised = session.solve()
                 session.set_rhs(rhs)
-                if raised.has_plan:
+                if raised.objective is not None and base.objective is not None:
                     gain = raised.objective - base.objective
                     record.update(step=step, exact_gain=gain, gain_per_unit=gain / step)
             records.append(record)
@@ -370,12 +405,14 @@ def _relaxed_rhs(problem: Problem, rhs: np.ndarray, keys: Iterable[str]) -> np.n
     return out
 
 
-def _feasible(problem: Problem, session, rhs: np.ndarray) -> bool:
+def _feasible(problem: Problem, session: SolverSession, rhs: np.ndarray) -> bool:
     session.set_rhs(rhs)
-    return session.solve().status != "infeasible"
+    return session.solve().status is not SolveStatus.INFEASIBLE
 
 
-def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str) -> float | None:
+def _minimum_of_row(
+    problem: Problem, settings: PlanSettings, session: SolverSession, key: str
+) -> float | None:
     """Least activity of a '<=' row (e.g. the spend) subject to all other rows; None if infeasible."""
     i = problem.row_index(key)
     row_coefficients = problem.row_coefficients(i)
@@ -385,13 +422,13 @@ def _minimum_of_row(problem: Problem, settings: PlanSettings, session, key: str)
         solution = session.solve()
     finally:
         session.set_objective(problem.objective, maximize=True)
-    if not solution.has_plan:
+    if solution.x is None:
         return None
     return float(row_coefficients @ np.round(solution.x))
 
 
 def _best_rate(
-    problem: Problem, settings: PlanSettings, session, setting: str, lower_is_easier: bool
+    problem: Problem, settings: PlanSettings, session: SolverSession, setting: str, lower_is_easier: bool
 ) -> float | None:
     """Nearest feasible rate (whole percent) for one rate setting, others unchanged; None if none works."""
     current = round(getattr(settings, setting) * 100)
@@ -413,7 +450,7 @@ def _best_rate(
     return candidates[lo] / 100
 
 
-def _conflict_set(problem: Problem, rhs: np.ndarray, session) -> list[int]:
+def _conflict_set(problem: Problem, rhs: np.ndarray, session: SolverSession) -> list[int]:
     """Deletion filter over the coupling rows: a minimal set of rows that cannot hold together."""
     dropped: set[int] = set()
     for i in range(problem.n_coupling):
@@ -423,7 +460,7 @@ def _conflict_set(problem: Problem, rhs: np.ndarray, session) -> list[int]:
     return [i for i in range(problem.n_coupling) if i not in dropped]
 
 
-def _diagnose(problem: Problem, settings: PlanSettings, session) -> Diagnosis:
+def _diagnose(problem: Problem, settings: PlanSettings, session: SolverSession) -> Diagnosis:
     rhs = problem.rhs(settings)
     session.set_objective(np.zeros(problem.n_variables), maximize=True)  # feasibility only
     try:
@@ -439,7 +476,7 @@ def _diagnose(problem: Problem, settings: PlanSettings, session) -> Diagnosis:
         described.append(f"{row.label} ({'at most' if row.sense == '<=' else 'at least'} {amount})")
 
     suggestions: list[Suggestion] = []
-    settings_in_conflict = []
+    settings_in_conflict: list[str] = []
     for row in rows:
         if row.setting and row.setting not in settings_in_conflict:
             settings_in_conflict.append(row.setting)
@@ -463,15 +500,16 @@ def _diagnose(problem: Problem, settings: PlanSettings, session) -> Diagnosis:
     )
 
 
+# The rate settings a suggestion can change, named as the sidebar shows them.
 _RATE_LABELS = {
-    "min_high_risk": "Min high-risk coverage",
-    "min_premium": "Min Premium coverage",
-    "min_segment": "Min segment coverage",
-    "max_saturation": "Max action saturation",
+    setting: SETTING_LABELS[setting]
+    for setting in ("min_high_risk", "min_premium", "min_segment", "max_saturation")
 }
 
 
-def _suggest(problem: Problem, settings: PlanSettings, session, setting: str) -> Suggestion | None:
+def _suggest(
+    problem: Problem, settings: PlanSettings, session: SolverSession, setting: str
+) -> Suggestion | None:
     current = getattr(settings, setting)
     if setting == "budget":
         need = _minimum_of_row(problem, settings, session, "budget")
@@ -490,11 +528,11 @@ def _suggest(problem: Problem, settings: PlanSettings, session, setting: str) ->
         return Suggestion(setting, current, value, f"raise the {label} capacity to {value:,.0f}.")
     if setting in _RATE_LABELS:
         lower_is_easier = setting != "max_saturation"
-        value = _best_rate(problem, settings, session, setting, lower_is_easier)
-        if value is None:
+        rate = _best_rate(problem, settings, session, setting, lower_is_easier)
+        if rate is None:
             return None
         verb = "lower" if lower_is_easier else "raise"
-        return Suggestion(setting, current, value, f"{verb} {_RATE_LABELS[setting]} to {value:.0%}.")
+        return Suggestion(setting, current, rate, f"{verb} {_RATE_LABELS[setting]} to {rate:.0%}.")
     return None
 
 

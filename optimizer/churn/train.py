@@ -14,7 +14,7 @@ import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -167,7 +167,8 @@ def _fit_calibration(
 def _importances(booster: xgb.Booster) -> pd.DataFrame:
     gain = booster.get_score(importance_type="gain")
     total_gain = booster.get_score(importance_type="total_gain")
-    splits = booster.get_score(importance_type="weight")
+    # A float per feature for this single-output booster (xgboost types the values float | list[float]).
+    splits = cast(dict[str, float], booster.get_score(importance_type="weight"))
     frame = pd.DataFrame(
         {
             "feature": list(FEATURE_NAMES),

@@ -1,14 +1,23 @@
 """Two plans side by side: settings, KPIs, action mix and the customers whose action changed.
 
-Works on anything with `settings`, `kpis` and `assignments` (a `PlanResult` or a saved plan).
+Works on any `PlanLike` (a `PlanResult`, a saved plan, the app's run record): it reads `settings`, `kpis` and
+`assignments`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+from optimizer import model
+
+if TYPE_CHECKING:
+    from optimizer.analysis import Kpis
+    from optimizer.plan import PlanLike
 
 KPI_LABELS = {
     "customers_treated": "Customers treated",
@@ -19,17 +28,13 @@ KPI_LABELS = {
     "roi_pct": "ROI (%)",
     "budget_utilization_pct": "Budget used (%)",
 }
+# The comparison table's row per setting: the sidebar's name (`model.SETTING_LABELS`), with the unit where the
+# value needs one. The call capacity keeps the table's short name (the sidebar says "Call center capacity").
+_TABLE_NAMES = {"call_capacity": "Call capacity"}
+_UNITS = {"budget": "$"}
 SETTING_LABELS = {
-    "budget": "Budget ($)",
-    "email_capacity": "Email capacity",
-    "push_capacity": "Push/in-app capacity",
-    "call_capacity": "Call capacity",
-    "min_high_risk": "Min high-risk coverage",
-    "min_premium": "Min Premium coverage",
-    "max_saturation": "Max action saturation",
-    "min_segment": "Min segment coverage",
-    "high_risk_threshold": "High-risk threshold",
-    "coverage_rounding": "Coverage rounding",
+    name: _TABLE_NAMES.get(name, label) + (f" ({_UNITS[name]})" if name in _UNITS else "")
+    for name, label in model.SETTING_LABELS.items()
 }
 
 
@@ -48,24 +53,24 @@ class PlanComparison:
     only_b: int  # treated in B only
 
 
-def kpi_table(kpis: dict[str, object]) -> pd.DataFrame:
+def kpi_table(kpis: Mapping[str, Kpis | None]) -> pd.DataFrame:
     """One row per KPI, one column per plan (`kpis`: column label -> Kpis or None)."""
     rows = []
     for metric, label in KPI_LABELS.items():
-        row = {"metric": metric, "label": label}
+        row: dict[str, object] = {"metric": metric, "label": label}
         for column, k in kpis.items():
             row[column] = getattr(k, metric) if k is not None else None
         rows.append(row)
     return pd.DataFrame.from_records(rows)
 
 
-def _difference(a, b):
+def _difference(a: float | None, b: float | None) -> float | None:
     if a is None or b is None:
         return None
     return b - a
 
 
-def compare_plans(a, b, labels: tuple[str, str] = ("A", "B")) -> PlanComparison:
+def compare_plans(a: PlanLike, b: PlanLike, labels: tuple[str, str] = ("A", "B")) -> PlanComparison:
     """Compare two plans: settings that differ, KPI changes, action mix and customer-level changes."""
     settings_a, settings_b = a.settings.to_dict(), b.settings.to_dict()
     settings = pd.DataFrame.from_records(

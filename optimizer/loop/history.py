@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -50,6 +50,7 @@ from optimizer.data import bundled_data_dir
 from optimizer.exports import Exports, to_csv_bytes
 from optimizer.model import PlanSettings
 from optimizer.plan import PlanResult, SolverReport
+from optimizer.solvers import SolveStatus
 
 HISTORY_URL_ENV = "PLAYLISTPRO_HISTORY_URL"
 SCHEMA_VERSION = 1
@@ -139,7 +140,7 @@ def _safe_url(url: str) -> str:
         return "(an invalid database URL)"
 
 
-def _first_line(text: str) -> str:
+def _first_line(text: object) -> str:
     lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
     line = lines[0] if lines else ""
     return line if len(line) <= 300 else line[:297] + "..."
@@ -348,7 +349,7 @@ class SavedPlan:
     label: str
     created_by: str
     plan_date: dt.date
-    status: str
+    status: SolveStatus
     settings: PlanSettings
     kpis: Kpis
     solver_report: SolverReport
@@ -429,7 +430,8 @@ class PlanHistory:
         and its files are stored byte for byte. `file_bytes`: files already serialized by `to_csv_bytes`
         (the app's downloads), by name, so they are not written twice.
         """
-        if not result.has_plan:
+        kpis = result.kpis
+        if kpis is None:
             raise ValueError(f"only a plan can be saved; this result is {result.status}")
         assignments = result.assignments
         plan = exports.treatment_plan
@@ -447,15 +449,15 @@ class PlanHistory:
             "label": label.strip()[:200],
             "created_by": created_by.strip()[:200],
             "plan_date": exports.plan_date.isoformat(),
-            "status": result.status,
+            "status": result.status.value,
             "solver": result.solver_report.solver,
             "holdout_rate": float(exports.holdout_rate),
             "holdout_seed": int(exports.seed),
             "holdout_count": int(holdout.sum()),
-            "customers": int(result.kpis.customers),
-            "customers_treated": int(result.kpis.customers_treated),
+            "customers": int(kpis.customers),
+            "customers_treated": int(kpis.customers_treated),
             "settings": _plain(result.settings.to_dict()),
-            "kpis": _plain(result.kpis.to_dict()),
+            "kpis": _plain(kpis.to_dict()),
             "solver_report": _plain(asdict(result.solver_report)),
             "constraints": _plain(constraints.to_dict(orient="records")),
             "catalog": _plain(catalog.astype(object).where(catalog.notna(), None).to_dict(orient="records")),
@@ -573,7 +575,7 @@ class PlanHistory:
             label=r["label"],
             created_by=r["created_by"],
             plan_date=dt.date.fromisoformat(r["plan_date"]),
-            status=r["status"],
+            status=SolveStatus(r["status"]),
             settings=PlanSettings(**r["settings"]),
             kpis=_kpis_from(r["kpis"]),
             solver_report=_solver_report_from(r["solver_report"]),
@@ -679,7 +681,10 @@ def _revisions() -> tuple[str, frozenset[str]]:
     from alembic.script import ScriptDirectory
 
     script = ScriptDirectory(str(MIGRATIONS_DIR))
-    return script.get_current_head(), frozenset(r.revision for r in script.walk_revisions())
+    head = script.get_current_head()
+    if head is None:
+        raise HistoryError("the shipped history migrations have no head revision")
+    return head, frozenset(r.revision for r in script.walk_revisions())
 
 
 def _current_revision(connection: sa.Connection) -> str | None:
@@ -732,16 +737,23 @@ def upgrade_schema(engine: Engine) -> None:
 
 def _kpis_from(values: dict) -> Kpis:
     ints = {"customers", "customers_treated"}
-    return Kpis(**{k: int(v) if k in ints else _float_or_none(v) for k, v in values.items()})
+    # Stored JSON: the field types are those of `Kpis` (the dataclass is not checked field by field here).
+    fields: dict[str, Any] = {k: int(v) if k in ints else _float_or_none(v) for k, v in values.items()}
+    return Kpis(**fields)
 
 
 def _solver_report_from(values: dict) -> SolverReport:
-    texts, ints = {"solver", "reason", "status", "detail"}, {"n_variables", "n_constraints"}
+    texts, ints = {"solver", "reason", "detail"}, {"n_variables", "n_constraints"}
     values = dict(values)
     multipliers = values.pop("multipliers", None)
+    status = SolveStatus(values.pop("status"))
+    fields: dict[str, Any] = {
+        k: v if k in texts else int(v) if k in ints else _float_or_none(v) for k, v in values.items()
+    }
     return SolverReport(
-        **{k: v if k in texts else int(v) if k in ints else _float_or_none(v) for k, v in values.items()},
+        status=status,
         multipliers=None if multipliers is None else np.array([_float_or_none(m) for m in multipliers]),
+        **fields,
     )
 
 

@@ -34,12 +34,14 @@ import math
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from optimizer.data import Source, read_csv_text
 from optimizer.errors import InputError, InputProblem, spreadsheet_row
+from optimizer.plan import PlanLike
 
 OUTCOME_COLUMNS = ["customer_id", "churned"]
 ALPHA = 0.05
@@ -124,7 +126,7 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
             )
         )
     first_seen: dict[str, int] = {}
-    for i, value in enumerate(ids):
+    for position, value in enumerate(ids):
         if value == "":
             continue
         if value in first_seen:
@@ -133,12 +135,12 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
                     shown,
                     f"duplicate customer_id {value!r} "
                     f"(first seen in row {spreadsheet_row(first_seen[value])})",
-                    spreadsheet_row(i),
+                    spreadsheet_row(position),
                     "customer_id",
                 )
             )
         else:
-            first_seen[value] = i
+            first_seen[value] = position
     if problems:
         raise InputError(problems)
     out = pd.DataFrame(
@@ -155,8 +157,29 @@ def load_outcomes(source: Source, name: str | None = None) -> pd.DataFrame:
 # --- plans as measurement input ---------------------------------------------------------------------
 
 
+@runtime_checkable
+class MeasuredPlan(PlanLike, Protocol):
+    """A plan whose outcomes can be measured (a `SavedPlan`): a `PlanLike` with its id, its holdout flags
+    (`plan_rows`: the assignments with a boolean `holdout` column), the cohort and the catalog it was
+    solved on."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def plan_rows(self) -> pd.DataFrame: ...
+
+    @property
+    def cohort(self) -> pd.DataFrame: ...
+
+    @property
+    def catalog(self) -> pd.DataFrame: ...
+
+
 @dataclass(frozen=True)
 class _PlanView:
+    """The measurement's input normalized for matching outcome rows (not a plan: built by `_view`)."""
+
     rows: pd.DataFrame  # customer_id (text), action_id, action_name, churn_probability, uplift, holdout
     ids: np.ndarray  # the plan's customer ids as typed in the plan
     cohort_ids: np.ndarray | None  # the cohort's customer ids as text
@@ -165,7 +188,7 @@ class _PlanView:
     label: str
 
 
-def _view(plan) -> _PlanView:
+def _view(plan: MeasuredPlan | pd.DataFrame) -> _PlanView:
     """A saved plan (`SavedPlan`) or a frame of plan rows (customer_id, action_id, churn_probability,
     holdout, and optionally action_name and uplift)."""
     if isinstance(plan, pd.DataFrame):
@@ -361,7 +384,7 @@ class Measurement:
 
 
 def measure_uplift(
-    plan,
+    plan: MeasuredPlan | pd.DataFrame,
     outcomes: pd.DataFrame,
     *,
     rule: SufficiencyRule | None = None,
@@ -473,7 +496,9 @@ def _unknown_ids(view: _PlanView, ids: np.ndarray, rows_of: np.ndarray, file: st
     ]
 
 
-def load_plan_outcomes(plan, source: Source, name: str | None = None) -> pd.DataFrame:
+def load_plan_outcomes(
+    plan: MeasuredPlan | pd.DataFrame, source: Source, name: str | None = None
+) -> pd.DataFrame:
     """`load_outcomes`, checked against `plan` too: one `InputError` lists every problem at once (missing
     columns, empty or duplicate ids, values other than 0/1, ids unknown to the plan), by row."""
     if hasattr(source, "read"):  # a file object can be read once: keep its bytes for the second look
@@ -516,7 +541,7 @@ def _catalog_uplifts(view: _PlanView) -> dict[int, float]:
 
 
 def simulate_outcomes(
-    plan,
+    plan: MeasuredPlan | pd.DataFrame,
     true_uplift: Mapping[int, float] | None = None,
     *,
     seed: int,

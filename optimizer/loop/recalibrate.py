@@ -15,7 +15,7 @@ re-optimized plan.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -115,14 +115,9 @@ def recalibrate_catalog(catalog: pd.DataFrame, measurement: Measurement) -> Reca
 # --- re-optimization ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Plan:
-    settings: object
-    kpis: Kpis | None
-    assignments: pd.DataFrame
-
-
-def revalue(assignments: pd.DataFrame, catalog: pd.DataFrame, customers: int, budget: float):
+def revalue(
+    assignments: pd.DataFrame, catalog: pd.DataFrame, customers: int, budget: float
+) -> tuple[pd.DataFrame, Kpis]:
     """The same assignments valued with `catalog`'s uplifts: (assignments, KPIs)."""
     uplift = dict(zip(catalog["action_id"].astype(int), catalog["uplift"].astype(float), strict=True))
     out = assignments.copy()
@@ -162,9 +157,9 @@ def reoptimize(saved: SavedPlan, catalog: pd.DataFrame, *, solver: str = "auto")
     after = solve_plan(saved.cohort, catalog, saved.settings, solver=solver)
     revalued, revalued_kpis = revalue(saved.assignments, catalog, saved.kpis.customers, saved.settings.budget)
     kpis = kpi_table(dict(zip(KPI_COLUMNS, (saved.kpis, revalued_kpis, after.kpis), strict=True)))
-    before = _Plan(saved.settings, revalued_kpis, revalued)
-    after_view = _Plan(after.settings, after.kpis, after.assignments)
-    comparison = compare_plans(before, after_view, labels=("saved plan", "re-optimized"))
+    # The saved plan as it would have done at the new uplifts: the same plan, revalued.
+    before = replace(saved.to_plan_result(), assignments=revalued, kpis=revalued_kpis)
+    comparison = compare_plans(before, after, labels=("saved plan", "re-optimized"))
     return Reoptimization(saved, revalued_kpis, after, kpis, comparison)
 
 

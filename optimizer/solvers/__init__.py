@@ -12,6 +12,7 @@ from optimizer.solvers.base import (
     SolverSession,
     SolverUnavailable,
     SolveStatus,
+    WarmStartSession,
     relative_gap,
 )
 from optimizer.solvers.gurobi import GurobiSession
@@ -35,6 +36,7 @@ __all__ = [
     "SolveStatus",
     "SolverSession",
     "SolverUnavailable",
+    "WarmStartSession",
     "choose_solver",
     "gurobi_available",
     "highs_available",

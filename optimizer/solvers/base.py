@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
@@ -49,6 +49,10 @@ class Solution:
     multipliers: np.ndarray | None = None  # decomposition: per coupling row, d objective / d rhs
     detail: str = ""  # how the solution was found (the decomposition's method and sizes)
 
+    def __post_init__(self) -> None:
+        # A backend passing the plain string value still yields the enum member (and an unknown value fails).
+        self.status = SolveStatus(self.status)
+
     @property
     def has_plan(self) -> bool:
         return self.x is not None
@@ -77,3 +81,11 @@ class SolverSession(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class WarmStartSession(SolverSession, Protocol):
+    """A session that can start from an earlier solve on the same problem (the decomposition): its
+    multipliers and, when it still satisfies the new settings, its plan (the chosen variables)."""
+
+    def warm_start(self, multipliers: np.ndarray | None, plan: np.ndarray | None = None) -> None: ...

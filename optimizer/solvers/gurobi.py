@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from optimizer.solvers.base import (
     GUROBI_SIZE_LIMIT_ERROR,
     Solution,
     SolverUnavailable,
+    SolveStatus,
     relative_gap,
 )
 
@@ -55,11 +56,12 @@ class GurobiSession:
         big = self._GRB.INFINITY
         return np.where(np.isposinf(rhs), big, np.where(np.isneginf(rhs), -big, rhs))
 
+    # gurobipy's stub types the MConstr/MVar attributes as scalars; on matrix objects they are arrays.
     def set_rhs(self, rhs: np.ndarray) -> None:
-        self.constrs.RHS = self._finite(np.asarray(rhs, dtype=float))
+        self.constrs.RHS = self._finite(np.asarray(rhs, dtype=float))  # type: ignore[assignment]
 
     def set_objective(self, objective: np.ndarray, maximize: bool = True) -> None:
-        self.x.Obj = objective
+        self.x.Obj = objective  # type: ignore[assignment]
         self.model.ModelSense = self._GRB.MAXIMIZE if maximize else self._GRB.MINIMIZE
 
     def solve(self, time_limit: float | None = None) -> Solution:
@@ -78,14 +80,14 @@ class GurobiSession:
         runtime = time.perf_counter() - started
         status = self.model.Status
         if status in (GRB.INFEASIBLE, GRB.INF_OR_UNBD):
-            return Solution("infeasible", None, None, None, None, runtime)
+            return Solution(SolveStatus.INFEASIBLE, None, None, None, None, runtime)
         has_solution = self.model.SolCount > 0
         x = np.asarray(self.x.X) if has_solution else None
         objective = float(self.model.ObjVal) if has_solution else None
         if self.relax:
             duals = np.asarray(self.constrs.Pi) if status == GRB.OPTIMAL else None
             return Solution(
-                "optimal" if status == GRB.OPTIMAL else "time_limit",
+                SolveStatus.OPTIMAL if status == GRB.OPTIMAL else SolveStatus.TIME_LIMIT,
                 x,
                 objective,
                 objective,
@@ -95,17 +97,17 @@ class GurobiSession:
             )
         bound = float(self.model.ObjBound) if has_solution or status == GRB.OPTIMAL else None
         if status == GRB.OPTIMAL:
-            label = "optimal"
+            ended = SolveStatus.OPTIMAL
         else:
-            label = "time_limit" if has_solution else "no_solution"
-        return Solution(label, x, objective, bound, relative_gap(objective, bound), runtime)
+            ended = SolveStatus.TIME_LIMIT if has_solution else SolveStatus.NO_SOLUTION
+        return Solution(ended, x, objective, bound, relative_gap(objective, bound), runtime)
 
     def close(self) -> None:
         self.model.dispose()
         self.env.dispose()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
-from optimizer.solvers.base import ABSOLUTE_GAP, Solution, SolverUnavailable, relative_gap
+from optimizer.solvers.base import ABSOLUTE_GAP, Solution, SolverUnavailable, SolveStatus, relative_gap
 
 if TYPE_CHECKING:
     from optimizer.model import Problem
@@ -51,7 +51,8 @@ class HighsSession:
         lp.a_matrix_.value_ = csc.data.astype(float)
         lp.sense_ = highspy.ObjSense.kMaximize
         if not relax:
-            lp.integrality_ = np.full(n, highspy.HighsVarType.kInteger)
+            # highspy's stub types integrality_ as a list; the binding takes an array (one entry per column).
+            lp.integrality_ = np.full(n, highspy.HighsVarType.kInteger)  # type: ignore[assignment]
         h.passModel(lp)
         self.h = h
 
@@ -64,7 +65,10 @@ class HighsSession:
 
     def set_rhs(self, rhs: np.ndarray) -> None:
         lower, upper = self._bounds(rhs)
-        self.h.changeRowsBounds(self.n_rows, np.arange(self.n_rows, dtype=np.int32), lower, upper)
+        # highspy 1.15's stub omits changeRowsBounds (the binding has it: the suite runs it).
+        self.h.changeRowsBounds(  # type: ignore[attr-defined]
+            self.n_rows, np.arange(self.n_rows, dtype=np.int32), lower, upper
+        )
 
     def set_objective(self, objective: np.ndarray, maximize: bool = True) -> None:
         n = len(objective)
@@ -81,7 +85,7 @@ class HighsSession:
         status = self.h.getModelStatus()
         ms = highspy.HighsModelStatus
         if status in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-            return Solution("infeasible", None, None, None, None, runtime)
+            return Solution(SolveStatus.INFEASIBLE, None, None, None, None, runtime)
         info = self.h.getInfo()
         solution = self.h.getSolution()
         has_solution = bool(solution.value_valid) and (
@@ -92,18 +96,20 @@ class HighsSession:
         optimal = status == ms.kOptimal
         if self.relax:
             duals = np.asarray(solution.row_dual) if optimal and solution.dual_valid else None
-            return Solution(
-                "optimal" if optimal else "time_limit", x, objective, objective, 0.0, runtime, duals
-            )
+            ended = SolveStatus.OPTIMAL if optimal else SolveStatus.TIME_LIMIT
+            return Solution(ended, x, objective, objective, 0.0, runtime, duals)
         bound = float(info.mip_dual_bound) if has_solution else None
-        label = "optimal" if optimal else ("time_limit" if has_solution else "no_solution")
-        return Solution(label, x, objective, bound, relative_gap(objective, bound), runtime)
+        if optimal:
+            ended = SolveStatus.OPTIMAL
+        else:
+            ended = SolveStatus.TIME_LIMIT if has_solution else SolveStatus.NO_SOLUTION
+        return Solution(ended, x, objective, bound, relative_gap(objective, bound), runtime)
 
     def close(self) -> None:
         self.h.clear()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +14,7 @@ from optimizer.solvers.highs import HighsSession
 
 if TYPE_CHECKING:
     from optimizer.model import Problem
+    from optimizer.solvers.decomposition import DecompositionOptions
 
 
 def gurobi_available() -> bool:
@@ -59,7 +61,13 @@ def choose_solver(problem: Problem, requested: str = "auto") -> tuple[str, str]:
 
 
 def open_session(
-    problem: Problem, rhs: np.ndarray, solver: str, *, relax: bool = False, progress=None, options=None
+    problem: Problem,
+    rhs: np.ndarray,
+    solver: str,
+    *,
+    relax: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+    options: DecompositionOptions | None = None,
 ) -> SolverSession:
     """Open a solver session (a context manager) for `problem` with right-hand sides `rhs`.
 

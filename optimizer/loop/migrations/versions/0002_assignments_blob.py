@@ -10,6 +10,8 @@ Revises: 0001
 
 import gzip
 import hashlib
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -65,7 +67,7 @@ def _gzip(data: bytes) -> bytes:
     return gzip.compress(data, compresslevel=1, mtime=0)
 
 
-def _assignments_blob(rows: list, id_kind: str) -> tuple[str, dict, bytes]:
+def _assignments_blob(rows: Sequence[Any], id_kind: str) -> tuple[str, dict, bytes]:
     """(sha256, column kinds, gzip'd CSV) of a plan's rows, as `PlanHistory.save_plan` writes them."""
     records = [dict(r._mapping) for r in rows]
     column = {c: [r[c] for r in records] for c in [*ASSIGNMENT_COLUMNS, "holdout"]}
