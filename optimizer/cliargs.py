@@ -15,6 +15,7 @@ import sys
 from typing import NoReturn
 
 EXIT_BAD_INPUT = 2
+MAX_SEED = 2**63 - 1  # a seed is stored with the plan (a 64-bit integer column)
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,9 +82,9 @@ def seconds(text: str) -> float:
 
 def seed(text: str) -> int:
     """A random seed: a whole number, 0 or more."""
-    what = "seed must be a whole number, 0 or more"
+    what = f"must be a whole number from 0 to {MAX_SEED}"
     value = _integer(text, what)
-    if value < 0:
+    if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return value
 
@@ -133,7 +134,7 @@ def date(text: str) -> dt.date:
 
 def budgets(text: str) -> list[float]:
     """'150,175,200' -> [150.0, 175.0, 200.0]: comma-separated non-negative amounts."""
-    what = "budgets must be comma-separated non-negative amounts, e.g. 150,175,200"
+    what = "must be comma-separated non-negative amounts, e.g. 150,175,200"
     parts = [part.strip() for part in text.split(",")]
     if not parts or any(not part for part in parts):
         raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
