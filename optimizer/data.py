@@ -94,31 +94,37 @@ def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame
 
 def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None:
     """Refuse a header that names a column twice (pandas would rename the second `name.1` and the first
-    would be used silently). Reads only the header row, then rewinds a file object."""
-    position = None
-    if not isinstance(source, str | os.PathLike):
-        if not (hasattr(source, "seekable") and source.seekable()):
-            return  # a one-pass stream: nothing the product passes; pandas' own read still runs
-        position = source.tell()
+    would be used silently). Reads only the header row (the csv module, as pandas splits it), then rewinds
+    a file object."""
     try:
-        header = pd.read_csv(
-            source, header=None, nrows=1, dtype=str, keep_default_na=False, skipinitialspace=True
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
-        return  # the full read below reports it
-    finally:
-        if position is not None:
-            source.seek(position)
-    names = [str(name).strip() for name in header.iloc[0]] if len(header) else []
+        if isinstance(source, str | os.PathLike):
+            with open(source, encoding="utf-8-sig", newline="") as text:
+                names = next(csv.reader(text, skipinitialspace=True), [])
+        elif hasattr(source, "seekable") and source.seekable():
+            position = source.tell()
+            try:
+                if isinstance(source, io.TextIOBase):
+                    names = next(csv.reader(source, skipinitialspace=True), [])
+                else:
+                    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+                    try:
+                        names = next(csv.reader(text, skipinitialspace=True), [])
+                    finally:
+                        text.detach()  # leave the caller's file open
+            finally:
+                source.seek(position)
+        else:
+            return  # a one-pass stream (nothing the product passes): pandas' own read still runs
+    except (UnicodeDecodeError, csv.Error):
+        return  # the full read reports it, with its row
     seen: set[str] = set()
-    repeated = [name for name in names if name in seen or seen.add(name)]
+    repeated = [name for name in (n.strip() for n in names) if name in seen or seen.add(name)]
     if repeated:
-        raise InputError(
-            [
-                InputProblem(shown, "the header names this column twice", row=1, column=c)
-                for c in dict.fromkeys(repeated)
-            ]
-        )
+        problems = [
+            InputProblem(shown, "the header names this column twice", row=1, column=c)
+            for c in dict.fromkeys(repeated)
+        ]
+        raise InputError(problems)
 
 
 def decode_error_problem(source: Source, shown: str, exc: UnicodeDecodeError) -> InputProblem:

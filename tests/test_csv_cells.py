@@ -3,11 +3,14 @@ row and column (never the first column silently used, never a byte offset)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 
 from optimizer.cli import main
+from optimizer.data import read_csv_text
+from optimizer.errors import InputError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FILES = {"--predictions": "prediction_250.csv", "--features": "test_250.csv", "--actions": "actions.csv"}
@@ -108,3 +111,26 @@ def test_score_refuses_the_population_naming_row_and_column(change, message, tmp
     err = capsys.readouterr().err
     assert message in err and "bad_population.csv" in err, err
     assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        b"customer_id,churn_probability, churn_probability\n1,0.5,0.7\n",
+        io.BytesIO(b"customer_id,churn_probability, churn_probability\n1,0.5,0.7\n"),
+        io.StringIO("customer_id,churn_probability, churn_probability\n1,0.5,0.7\n"),
+    ],
+)
+def test_uploads_with_a_column_named_twice_are_refused(source):
+    with pytest.raises(InputError) as refused:
+        read_csv_text(source, "upload.csv")
+    assert (
+        str(refused.value)
+        == "upload.csv, row 1, column 'churn_probability': the header names this column twice"
+    )
+
+
+def test_an_upload_is_read_whole_after_the_header_check():
+    upload = io.BytesIO(b"\xef\xbb\xbfcustomer_id,churn_probability\n007,0.5\n")
+    frame, _ = read_csv_text(upload, "upload.csv")
+    assert frame.to_dict(orient="list") == {"customer_id": ["007"], "churn_probability": ["0.5"]}
