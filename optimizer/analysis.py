@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer.model import PlanSettings, Problem, Row, RowFamily
+from optimizer.solvers.base import SolveStatus
 
 ASSIGNMENT_COLUMNS = [
     "customer_id",
@@ -140,11 +141,15 @@ def _kpis(customers: int, treated: int, spend: float, churn: float, retained: fl
     )
 
 
-def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | None) -> pd.DataFrame:
+def constraint_report(
+    problem: Problem, settings: PlanSettings, x: np.ndarray | None, status: str | None = None
+) -> pd.DataFrame:
     """Every coupling constraint: limit, used, slack, utilization, binding, and a recommendation.
 
     Binding means within 1 unit ($1 for the budget) of the limit. For a floor (coverage, fairness),
-    `limit` is the required count and utilization is achieved / required.
+    `limit` is the required count and utilization is achieved / required. Without a plan (`x` None), the
+    recommendation says why, from the solve's `status` (a `SolveStatus`): infeasible settings, or a solver
+    stopped before it found a plan (which says nothing about feasibility).
     """
     limits = problem.coupling_rhs(settings)
     cheapest = float(problem.cost.min()) if problem.n_variables else math.inf
@@ -179,7 +184,9 @@ def constraint_report(problem: Problem, settings: PlanSettings, x: np.ndarray | 
                 "slack": slack,
                 "utilization_pct": utilization,
                 "binding": binding,
-                "recommendation": _recommendation(row, limit, value, binding, x is not None, cheapest),
+                "recommendation": _recommendation(row, limit, value, binding, cheapest)
+                if x is not None
+                else _no_plan_recommendation(status),
             }
         )
     return pd.DataFrame.from_records(records)
@@ -189,9 +196,23 @@ def _amount(row: Row, value: float) -> str:
     return f"${value:,.2f}" if row.unit == "$" else f"{value:,.0f}"
 
 
-def _recommendation(row: Row, limit: float, used: float, binding: bool, solved: bool, cheapest: float) -> str:
-    if not solved:
-        return "No plan: see the infeasibility diagnosis."
+NO_PLAN_INFEASIBLE = "No plan: these settings cannot all be met; see the infeasibility diagnosis."
+NO_PLAN_STOPPED = (
+    "No plan: the solver stopped (time limit) before it found one; the settings are not known to be "
+    "infeasible. Allow more time."
+)
+NO_PLAN = "No plan was solved for these settings."
+
+
+def _no_plan_recommendation(status: str | None) -> str:
+    if status == SolveStatus.INFEASIBLE:
+        return NO_PLAN_INFEASIBLE
+    if status in (SolveStatus.NO_SOLUTION, SolveStatus.TIME_LIMIT):
+        return NO_PLAN_STOPPED
+    return NO_PLAN
+
+
+def _recommendation(row: Row, limit: float, used: float, binding: bool, cheapest: float) -> str:
     if not math.isfinite(limit):
         return f"No limit set; the plan uses {_amount(row, used)}."
     share = f"{_amount(row, used)} of {_amount(row, limit)}"

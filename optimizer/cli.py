@@ -1,23 +1,26 @@
 """Command line: `python -m optimizer plan|sweep ...`.
 
 Exit codes: 0 a plan (or a sweep) was produced, 3 the settings are infeasible, 2 bad input or a plan history
-that cannot be used (one line on stderr, no traceback), 4 the requested solver is unavailable.
+that cannot be used (one line on stderr, no traceback), 4 the requested solver is unavailable, 5 the solver
+stopped (time limit) before it found a plan (nothing is known to be infeasible).
 With --json, the last stdout line is one JSON object.
+
+Start-up: a command imports what it uses when it runs (the history's SQLAlchemy only for `--save` and the
+history commands, XGBoost only for the churn commands).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import math
 import sys
 import time
 from pathlib import Path
 
+from optimizer import cliargs
 from optimizer.catalog import load_catalog
 from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
-from optimizer.errors import InputError
+from optimizer.errors import HistoryError, InputError
 from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
 from optimizer.jsonout import print_json, records
 from optimizer.loop import cli as loop_cli
@@ -25,55 +28,38 @@ from optimizer.model import PlanSettings
 from optimizer.plan import budget_sweep, solve_plan
 from optimizer.solvers import SolverUnavailable, SolveStatus
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 2, 3, 4
-
-
-def _capacity(text: str) -> float | None:
-    if text.strip().lower() in ("none", "inf", "unlimited", ""):
-        return None
-    value = float(text)
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"capacity must be a non-negative number or 'none', got {text!r}")
-    return value
-
-
-def _rate(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"rate must be a fraction between 0 and 1, got {text!r}")
-    return value
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"date must be YYYY-MM-DD, got {text!r}") from None
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER, EXIT_NO_SOLUTION = 0, 2, 3, 4, 5
 
 
 def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    d = PlanSettings().to_dict()
     data = bundled_data_dir()
-    defaults = PlanSettings()
     parser.add_argument("--predictions", default=str(data / "prediction_250.csv"), help="predictions CSV")
     parser.add_argument("--features", default=str(data / "test_250.csv"), help="features CSV")
     parser.add_argument("--actions", default=None, help="action catalog CSV (default: data/actions.csv)")
-    parser.add_argument("--budget", type=float, default=defaults.budget, help="weekly budget in dollars")
-    parser.add_argument("--email-capacity", type=_capacity, default=defaults.email_capacity)
-    parser.add_argument("--push-capacity", type=_capacity, default=defaults.push_capacity)
-    parser.add_argument("--call-capacity", type=_capacity, default=defaults.call_capacity)
-    parser.add_argument("--min-high-risk", type=_rate, default=defaults.min_high_risk)
-    parser.add_argument("--min-premium", type=_rate, default=defaults.min_premium)
-    parser.add_argument("--max-saturation", type=_rate, default=defaults.max_saturation)
-    parser.add_argument("--min-segment", type=_rate, default=defaults.min_segment)
-    parser.add_argument("--high-risk-threshold", type=_rate, default=defaults.high_risk_threshold)
-    parser.add_argument("--coverage-rounding", choices=["ceil", "floor"], default=defaults.coverage_rounding)
+    parser.add_argument("--budget", type=cliargs.amount, default=d["budget"], help="weekly budget in dollars")
+    capacity = "a whole number of customers, or 'none' for no limit"
+    parser.add_argument("--email-capacity", type=cliargs.capacity, default=d["email_capacity"], help=capacity)
+    parser.add_argument("--push-capacity", type=cliargs.capacity, default=d["push_capacity"], help=capacity)
+    parser.add_argument("--call-capacity", type=cliargs.capacity, default=d["call_capacity"], help=capacity)
+    for flag in ("min_high_risk", "min_premium", "max_saturation", "min_segment", "high_risk_threshold"):
+        parser.add_argument(
+            "--" + flag.replace("_", "-"), type=cliargs.rate, default=d[flag], help="a fraction in [0, 1]"
+        )
+    parser.add_argument("--coverage-rounding", choices=["ceil", "floor"], default=d["coverage_rounding"])
     parser.add_argument(
         "--solver",
         choices=["auto", "gurobi", "highs", "decomposition"],
         default="auto",
         help="auto: Gurobi within its pip license limit, the decomposition (certified gap) above it",
     )
-    parser.add_argument("--time-limit", type=float, default=None, help="seconds per solve (default none)")
+    parser.add_argument(
+        "--time-limit",
+        type=cliargs.seconds,
+        default=None,
+        metavar="SECONDS",
+        help="a positive number of seconds per solve (default: no limit)",
+    )
     parser.add_argument(
         "--progress",
         action="store_true",
@@ -175,31 +161,51 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         print_json(payload)
     if result.status is SolveStatus.INFEASIBLE:
         return EXIT_INFEASIBLE
-    return EXIT_OK if result.has_plan else EXIT_SOLVER
+    if not result.has_plan:  # SolveStatus.NO_SOLUTION: stopped without a plan
+        print(f"error: {_no_solution_message(args)}", file=sys.stderr)
+        return EXIT_NO_SOLUTION
+    return EXIT_OK
 
 
-def _budgets(text: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"budgets must be comma-separated numbers, got {text!r}") from None
-    if not values or any(not math.isfinite(v) or v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"budgets must be non-negative numbers, got {text!r}")
-    return values
+def _no_solution_message(args: argparse.Namespace) -> str:
+    limit = f"time limit ({args.time_limit:g} s)" if args.time_limit is not None else "solver's limits"
+    return (
+        f"the solver stopped at the {limit} before it found a plan; the settings are not known to be "
+        "infeasible: raise --time-limit or leave it out"
+    )
 
 
 def run_sweep(args: argparse.Namespace) -> int:
     settings = _settings(args, budget=args.budgets[0])
+    progress = _progress_printer(args)
+    if progress is not None:
+        progress(0.0, f"loading {args.predictions} and {args.features}")
     cohort, catalog = _load(args)
-    table = budget_sweep(cohort, catalog, settings, args.budgets, solver=args.solver)
+    table = budget_sweep(
+        cohort,
+        catalog,
+        settings,
+        args.budgets,
+        solver=args.solver,
+        time_limit=args.time_limit,
+        progress=progress,
+    )
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
+    stopped = table["budget"][table["status"] == SolveStatus.NO_SOLUTION].tolist()
+    if stopped:
+        shown = ", ".join(f"{b:g}" for b in stopped)
+        print(
+            f"note: at {len(stopped)} budget(s) ({shown}) the solver stopped at "
+            "the time limit before it found a plan (status no_solution)",
+            file=sys.stderr,
+        )
     if args.json:
         print_json({"rows": records(table)})
     return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = cliargs.Parser(
         prog="python -m optimizer",
         description="PlaylistPro Retention Optimizer: weekly plans, budget sweeps and the churn model.",
     )
@@ -207,17 +213,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="solve the week's plan and write the export files")
     _add_model_arguments(plan)
-    plan.add_argument("--holdout", type=_rate, default=DEFAULT_HOLDOUT_RATE, help="holdout share per action")
     plan.add_argument(
-        "--seed", type=int, default=DEFAULT_SEED, help="holdout random seed (recorded in the file)"
+        "--holdout", type=cliargs.rate, default=DEFAULT_HOLDOUT_RATE, help="holdout share per action"
     )
-    plan.add_argument("--date", type=_date, default=None, help="plan date for the file names (default today)")
+    plan.add_argument(
+        "--seed", type=cliargs.seed, default=DEFAULT_SEED, help="holdout random seed (recorded in the file)"
+    )
+    plan.add_argument(
+        "--date", type=cliargs.date, default=None, help="plan date for the file names (default today)"
+    )
     plan.add_argument("--out-dir", type=Path, default=Path("exports"), help="folder for the export files")
     plan.set_defaults(handler=run_plan)
 
     sweep = commands.add_parser("sweep", help="re-solve the plan over a list of budgets")
     _add_model_arguments(sweep)
-    sweep.add_argument("--budgets", type=_budgets, required=True, help="e.g. 150,175,200")
+    sweep.add_argument("--budgets", type=cliargs.budgets, required=True, help="e.g. 150,175,200")
     sweep.set_defaults(handler=run_sweep)
 
     register_churn_commands(commands)  # train, score, simulate, cohort
@@ -227,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a bad flag: one line on stderr and SystemExit(2)
     try:
         return args.handler(args)
     except InputError as exc:
@@ -236,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     except SolverUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_SOLVER
-    except loop_cli.HistoryError as exc:  # the history database cannot be opened, read or written
+    except HistoryError as exc:  # the history database cannot be opened, read or written
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as exc:

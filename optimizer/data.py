@@ -6,6 +6,7 @@ the inputs, the CLV estimate `clv` and the tiers `risk_tier` / `value_tier`.
 
 from __future__ import annotations
 
+import csv
 import io
 import os
 from collections.abc import Iterable
@@ -75,17 +76,87 @@ def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame
             source = io.BytesIO(source)
         elif isinstance(source, str | os.PathLike) and not Path(source).is_file():
             raise InputError(InputProblem(shown, f"file not found ({source})"))
+        reject_duplicate_columns(source, shown)
         frame = pd.read_csv(source, dtype=str, keep_default_na=False, skipinitialspace=True)
     except InputError:
         raise
     except pd.errors.EmptyDataError:
         raise InputError(InputProblem(shown, "the file is empty (no header row)")) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise InputError(decode_error_problem(source, shown, exc)) from None
+    except pd.errors.ParserError as exc:
         raise InputError(InputProblem(shown, f"not a readable CSV file ({exc})".strip())) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise InputError(InputProblem(shown, "the file has a header but no data rows"))
     return frame, shown
+
+
+def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None:
+    """Refuse a header that names a column twice (pandas would rename the second `name.1` and the first
+    would be used silently). Reads only the header row (the csv module, as pandas splits it), then rewinds
+    a file object."""
+    try:
+        if isinstance(source, str | os.PathLike):
+            with open(source, encoding="utf-8-sig", newline="") as text:
+                names = next(csv.reader(text, skipinitialspace=True), [])
+        elif hasattr(source, "seekable") and source.seekable():
+            position = source.tell()
+            try:
+                if isinstance(source, io.TextIOBase):
+                    names = next(csv.reader(source, skipinitialspace=True), [])
+                else:
+                    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+                    try:
+                        names = next(csv.reader(text, skipinitialspace=True), [])
+                    finally:
+                        text.detach()  # leave the caller's file open
+            finally:
+                source.seek(position)
+        else:
+            return  # a one-pass stream (nothing the product passes): pandas' own read still runs
+    except (UnicodeDecodeError, csv.Error):
+        return  # the full read reports it, with its row
+    seen: set[str] = set()
+    repeated = [name for name in (n.strip() for n in names) if name in seen or seen.add(name)]
+    if repeated:
+        problems = [
+            InputProblem(shown, "the header names this column twice", row=1, column=c)
+            for c in dict.fromkeys(repeated)
+        ]
+        raise InputError(problems)
+
+
+def decode_error_problem(source: Source, shown: str, exc: UnicodeDecodeError) -> InputProblem:
+    """Where a file stops being UTF-8: the spreadsheet row (and column) of the first bad byte."""
+    try:
+        if isinstance(source, str | os.PathLike):
+            raw = Path(source).read_bytes()
+        elif hasattr(source, "getvalue"):
+            raw = source.getvalue()
+        else:
+            source.seek(0)
+            raw = source.read()
+        raw.decode("utf-8")
+    except UnicodeDecodeError as found:
+        start = found.start
+    except (OSError, AttributeError, ValueError):
+        return InputProblem(shown, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 (CSV UTF-8)")
+    else:
+        return InputProblem(shown, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 (CSV UTF-8)")
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    row = raw.count(b"\n", 0, start) + 1  # the header is row 1, as a spreadsheet numbers it
+    before = next(csv.reader([raw[line_start:start].decode("utf-8")]), [""])
+    first_line = raw[: raw.find(b"\n")] if b"\n" in raw else raw
+    header = next(csv.reader([first_line.decode("utf-8", errors="replace")]), [])
+    column = header[len(before) - 1].strip() if 0 < len(before) <= len(header) else None
+    byte = raw[start : start + 1].hex()
+    return InputProblem(
+        shown,
+        f"not UTF-8 text (byte 0x{byte}); save the file as UTF-8 (CSV UTF-8)",
+        row=row,
+        column=column,
+    )
 
 
 def _missing_columns(frame: pd.DataFrame, required: Iterable[str], file: str) -> list[InputProblem]:

@@ -44,3 +44,9 @@ class InputError(ValueError):
 def spreadsheet_row(position: SupportsIndex) -> int:
     """Spreadsheet row number of the data row at 0-based `position` (the header is row 1)."""
     return int(position) + 2
+
+
+class HistoryError(RuntimeError):
+    """The history database cannot be opened, read, written or upgraded. The message is one readable line
+    naming the database (password hidden) and the reason, with no SQL. (Defined here, with no database
+    import, so a command can catch it without loading SQLAlchemy.)"""

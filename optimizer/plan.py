@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -201,7 +202,7 @@ def _result_from_solution(
     chosen = chosen_pairs(solution.x) if solution.x is not None else None
     assignments = pairs_frame(problem, chosen if chosen is not None else np.zeros(0, dtype=np.int64))
     kpis = compute_kpis(assignments, problem.n_customers, settings.budget) if chosen is not None else None
-    constraints = constraint_report(problem, settings, solution.x)
+    constraints = constraint_report(problem, settings, solution.x, solution.status)
     return PlanResult(solution.status, settings, report, assignments, kpis, constraints, chosen=chosen)
 
 
@@ -260,17 +261,22 @@ def budget_sweep(
     solver: str = "auto",
     problem: Problem | None = None,
     workers: int | None = None,
+    time_limit: float | None = None,
+    progress: Progress | None = None,
 ) -> pd.DataFrame:
     """One model built once, re-solved per budget by changing only the budget row's right-hand side.
 
     The budgets are split into `workers` contiguous chunks (default: one per CPU core, at most 2), each solved
     in its own thread with its own solver session (its own Gurobi env); the solvers release the GIL.
+    `time_limit` caps each budget's solve (a point stopped without a plan has status "no_solution");
+    `progress(fraction, message)` is called after each point (from the solving threads).
     """
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     budgets = [float(b) for b in budgets]
     workers = max(1, min(workers or min(os.cpu_count() or 1, 2), len(budgets)))
     chunks = [list(chunk) for chunk in np.array_split(np.arange(len(budgets)), workers) if len(chunk)]
+    done = itertools.count(1)  # next() is atomic under the GIL: a shared counter for the progress lines
 
     def solve_chunk(positions: list[int]) -> list[dict]:
         rhs = problem.rhs(settings)
@@ -281,12 +287,15 @@ def budget_sweep(
                 budget = budgets[position]
                 rhs[budget_row] = budget
                 session.set_rhs(rhs)
-                solution = session.solve()
+                solution = session.solve(time_limit)
                 record = {"budget": budget, "status": solution.status}
                 if solution.x is not None:
                     kpis = kpis_from_solution(problem, solution.x, budget)
                     record.update({column: getattr(kpis, column) for column in SWEEP_COLUMNS[2:]})
                 records.append(record)
+                if progress is not None:
+                    finished = next(done)
+                    progress(finished / len(budgets), f"budget ${budget:,.2f}: {solution.status}")
         return records
 
     if len(chunks) == 1:

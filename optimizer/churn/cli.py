@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from optimizer import cliargs
 from optimizer.churn.errors import ChurnInputError
 from optimizer.churn.generate import DEFAULT_CUSTOMERS, DEFAULT_SEED
 from optimizer.churn.paths import DEFAULT_DATA_DIR, DEFAULT_MODEL_DIR
@@ -23,14 +24,11 @@ MIN_TRAINING_CUSTOMERS = 1_000
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+    return cliargs.positive_count(text)
 
 
 def _training_size(text: str) -> int:
-    value = int(text)
+    value = cliargs.positive_count(text)
     if value < MIN_TRAINING_CUSTOMERS:
         raise argparse.ArgumentTypeError(
             f"at least {MIN_TRAINING_CUSTOMERS:,} customers are needed to train and test, got {text}"
@@ -180,7 +178,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "on a held-out test set, and save the XGBoost model and its evaluation.",
     )
     train.add_argument("--customers", type=_training_size, default=DEFAULT_CUSTOMERS, help="size of the base")
-    train.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the base, split and models")
+    train.add_argument(
+        "--seed", type=cliargs.seed, default=DEFAULT_SEED, help="seed of the base, split and models"
+    )
     train.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR, help="model directory to write")
     train.add_argument("--no-random-forest", dest="no_forest", action="store_true", help="skip the forest")
     train.add_argument(
@@ -199,7 +199,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = score.add_mutually_exclusive_group(required=True)
     source.add_argument("--population", type=Path, help="customer CSV with the model's input columns")
     source.add_argument("--simulate", type=_positive_int, metavar="N", help="score N simulated customers")
-    score.add_argument("--seed", type=int, default=SCALE_SEED, help="seed for --simulate")
+    score.add_argument("--seed", type=cliargs.seed, default=SCALE_SEED, help="seed for --simulate")
     score.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR, help="model directory")
     score.add_argument("--out", default="-", help="predictions CSV to write ('-': standard output)")
     score.add_argument("--out-features", type=Path, help="also write the features CSV (optimizer input)")
@@ -210,7 +210,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a synthetic PlaylistPro customer base (with the churned label) as CSV",
     )
     simulate.add_argument("--customers", type=_positive_int, default=DEFAULT_CUSTOMERS)
-    simulate.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    simulate.add_argument("--seed", type=cliargs.seed, default=DEFAULT_SEED)
     simulate.add_argument("--out", type=Path, required=True, help="CSV file to write")
     simulate.set_defaults(handler=_guarded(_simulate))
 

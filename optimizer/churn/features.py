@@ -19,6 +19,7 @@ from optimizer.churn.generate import (
     PAYMENT_PLANS,
     SUBSCRIPTION_TYPES,
 )
+from optimizer.data import decode_error_problem, reject_duplicate_columns
 
 # Numeric input columns and their allowed closed ranges (None: unbounded above).
 NUMERIC_BOUNDS: dict[str, tuple[float, float | None]] = {
@@ -174,12 +175,16 @@ def read_customers(path: str | Path) -> pd.DataFrame:
     """Read and validate a customer CSV file; see `validate_customers`. Raises `ChurnInputError`."""
     path = Path(path)
     try:
+        if path.is_file():
+            reject_duplicate_columns(path, str(path))
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True, encoding="utf-8-sig")
     except FileNotFoundError:
         raise ChurnInputError(ChurnProblem(str(path), "file not found")) from None
     except pd.errors.EmptyDataError:
         raise ChurnInputError(ChurnProblem(str(path), "empty file (no header row)")) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise ChurnInputError(decode_error_problem(path, str(path), exc)) from None
+    except pd.errors.ParserError as exc:
         raise ChurnInputError(ChurnProblem(str(path), f"not a readable CSV file: {exc}")) from None
     raw.columns = [str(c).strip() for c in raw.columns]
     return validate_customers(raw, source=str(path))

@@ -17,15 +17,16 @@ import argparse
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from optimizer import cliargs
 from optimizer.errors import InputError, InputProblem
 from optimizer.jsonout import print_json as _print_json
 from optimizer.jsonout import records as _records
 from optimizer.loop.comparison import compare_plans
-from optimizer.loop.history import HISTORY_URL_ENV, HistoryError, PlanHistory, SavedPlan
 from optimizer.loop.outcomes import (
     SufficiencyRule,
     load_plan_outcomes,
@@ -33,8 +34,13 @@ from optimizer.loop.outcomes import (
     outcomes_csv_bytes,
     simulate_outcomes,
 )
-from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
 
+if TYPE_CHECKING:
+    from optimizer.loop.history import PlanHistory, SavedPlan
+
+# The history (SQLAlchemy) and the recalibration (which reads it) are imported by the commands that use
+# them, not when the parser is built: `plan` without --save never loads SQLAlchemy.
+HISTORY_URL_ENV = "PLAYLISTPRO_HISTORY_URL"  # equal to optimizer.loop.history.HISTORY_URL_ENV (tested)
 EXIT_OK = 0
 
 
@@ -60,25 +66,33 @@ def _plan_id(text: str) -> int:
 
 
 def _uplifts(text: str) -> dict[int, float]:
-    """'1=0.05,2=0.12' -> {1: 0.05, 2: 0.12}."""
+    """'1=0.05,2=0.12' -> {1: 0.05, 2: 0.12}: action ids and their true uplifts in [-1, 1]."""
+    what = "uplifts must look like 1=0.05,2=0.12 (action_id=uplift, each uplift between -1 and 1)"
     out = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
+    for part in (p.strip() for p in text.split(",")):
         key, sep, value = part.partition("=")
         try:
             if not sep:
                 raise ValueError
-            out[int(key)] = float(value)
+            action, uplift = int(key), float(value)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"uplifts must look like 1=0.05,2=0.12 (action_id=uplift), got {text!r}"
-            ) from None
+            raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
+        if not -1.0 <= uplift <= 1.0:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{what}, got {part!r}")
+        if action in out:
+            raise argparse.ArgumentTypeError(f"action {action} is given twice, in {text!r}")
+        out[action] = uplift
     return out
 
 
 def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 < value <= 2.0:
-        raise argparse.ArgumentTypeError(f"must be in (0, 2], got {text!r}")
+    what = "must be a number in (0, 2]"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}") from None
+    if not 0.0 < value <= 2.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return value
 
 
@@ -94,10 +108,16 @@ def _history_argument(parser: argparse.ArgumentParser) -> None:
 def _rule_arguments(parser: argparse.ArgumentParser) -> None:
     defaults = SufficiencyRule()
     parser.add_argument(
-        "--min-holdout", type=int, default=defaults.min_holdout, help="holdout customers needed"
+        "--min-holdout",
+        type=cliargs.positive_count,
+        default=defaults.min_holdout,
+        help="holdout customers needed",
     )
     parser.add_argument(
-        "--min-treated", type=int, default=defaults.min_treated, help="treated customers needed"
+        "--min-treated",
+        type=cliargs.positive_count,
+        default=defaults.min_treated,
+        help="treated customers needed",
     )
     parser.add_argument(
         "--max-ci-width", type=_fraction, default=defaults.max_ci_width, help="widest 95%% interval accepted"
@@ -117,6 +137,8 @@ def open_history_for_save(args: argparse.Namespace) -> PlanHistory | None:
     None when not asked to save."""
     if not getattr(args, "save", False):
         return None
+    from optimizer.loop.history import PlanHistory
+
     return PlanHistory(args.history)
 
 
@@ -127,6 +149,8 @@ def save_exported_plan(
     None when not asked to. A save failing after the files were written says so in its message."""
     if not getattr(args, "save", False):
         return None
+    from optimizer.loop.history import HistoryError, PlanHistory
+
     own = history is None
     history = history or PlanHistory(args.history)
     try:
@@ -150,6 +174,8 @@ def _user() -> str:
 
 
 def run_history_list(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     with PlanHistory(args.history) as history:
         plans = history.list_plans()
     if plans.empty:
@@ -181,6 +207,8 @@ def _describe(plan: SavedPlan) -> list[str]:
 
 
 def run_history_show(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     with PlanHistory(args.history) as history:
         plan = history.load_plan(args.plan)
         outcomes = history.list_outcomes(args.plan)
@@ -210,6 +238,8 @@ def run_history_show(args: argparse.Namespace) -> int:
 
 
 def run_history_export(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     with PlanHistory(args.history) as history:
         files = history.plan_files(args.plan)
     written = []
@@ -223,6 +253,8 @@ def run_history_export(args: argparse.Namespace) -> int:
 
 
 def run_history_compare(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     first, second = args.plans
     with PlanHistory(args.history) as history:
         a, b = history.load_plan(first), history.load_plan(second)
@@ -257,8 +289,15 @@ def run_history_compare(args: argparse.Namespace) -> int:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     with PlanHistory(args.history) as history:
         plan = history.load_plan(args.plan)
+    unknown = sorted(set(args.uplift or {}) - set(plan.catalog["action_id"].astype(int)))
+    if unknown:
+        raise ValueError(
+            f"argument --uplift: action {', '.join(map(str, unknown))} is not in plan #{plan.id}'s catalog"
+        )
     outcomes = simulate_outcomes(
         plan,
         args.uplift,
@@ -338,6 +377,8 @@ def _load_measurement(args: argparse.Namespace, history: PlanHistory, plan: Save
 
 
 def run_measure(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
     with PlanHistory(args.history) as history:
         plan = history.load_plan(args.plan)
         measurement, content, name = _load_measurement(args, history, plan)
@@ -360,6 +401,9 @@ def run_measure(args: argparse.Namespace) -> int:
 
 
 def run_recalibrate(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+    from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
+
     with PlanHistory(args.history) as history:
         plan = history.load_plan(args.plan)
         measurement, _, name = _load_measurement(args, history, plan)
@@ -443,10 +487,10 @@ def register(subparsers) -> None:
         default=None,
         help="true uplifts, e.g. 1=0.05,2=0.12 (default: the catalog's)",
     )
-    simulate.add_argument("--seed", type=int, default=1, help="random seed")
+    simulate.add_argument("--seed", type=cliargs.seed, default=1, help="random seed")
     simulate.add_argument(
         "--baseline-scale",
-        type=float,
+        type=cliargs.non_negative_number,
         default=1.0,
         help="true churn = scale x model probability (calibration)",
     )

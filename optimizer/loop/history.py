@@ -47,6 +47,7 @@ from sqlalchemy.engine import Engine, make_url
 from optimizer.analysis import ASSIGNMENT_COLUMNS, Kpis
 from optimizer.catalog import CATALOG_COLUMNS, validate_catalog
 from optimizer.data import bundled_data_dir
+from optimizer.errors import HistoryError
 from optimizer.exports import Exports, to_csv_bytes
 from optimizer.model import PlanSettings
 from optimizer.plan import PlanResult, SolverReport
@@ -122,11 +123,6 @@ _CONSTRAINT_FLOATS = ["limit", "used", "slack", "utilization_pct"]
 
 class PlanNotFound(ValueError):
     """No saved plan (or outcome file) with that id."""
-
-
-class HistoryError(RuntimeError):
-    """The history database cannot be opened, read, written or upgraded. The message is one readable line
-    naming the database (password hidden) and the reason, with no SQL."""
 
 
 _P = ParamSpec("_P")
