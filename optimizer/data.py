@@ -117,8 +117,8 @@ def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None
             return  # a one-pass stream (nothing the product passes): pandas' own read still runs
     except (UnicodeDecodeError, csv.Error):
         return  # the full read reports it, with its row
-    seen: set[str] = set()
-    repeated = [name for name in (n.strip() for n in names) if name in seen or seen.add(name)]
+    stripped = pd.Series([n.strip() for n in names], dtype=object)
+    repeated = stripped[stripped.duplicated()].tolist()
     if repeated:
         problems = [
             InputProblem(shown, "the header names this column twice", row=1, column=c)
@@ -129,14 +129,21 @@ def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None
 
 def decode_error_problem(source: Source, shown: str, exc: UnicodeDecodeError) -> InputProblem:
     """Where a file stops being UTF-8: the spreadsheet row (and column) of the first bad byte."""
+    raw: bytes | str
     try:
         if isinstance(source, str | os.PathLike):
             raw = Path(source).read_bytes()
+        elif isinstance(source, bytes):
+            raw = source
         elif hasattr(source, "getvalue"):
             raw = source.getvalue()
         else:
             source.seek(0)
             raw = source.read()
+        if isinstance(raw, str):
+            return InputProblem(
+                shown, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 (CSV UTF-8)"
+            )
         raw.decode("utf-8")
     except UnicodeDecodeError as found:
         start = found.start
