@@ -298,15 +298,15 @@ def test_fast_rank_one_pricing_matches_the_dense_pass():
     cohort, catalog = random_instance(rng, 300, 6)
     problem = build_problem(cohort, catalog)
     session = DecompositionSession(problem, problem.rhs(PlanSettings(budget=500, min_segment=0.1)))
-    assert session._rank_one is not None  # the retention objective is recognized
+    assert session.pricing.objective.rank_one is not None  # the retention objective is recognized
     for _ in range(5):
-        lam = session._signed(rng.normal(0, 20, problem.n_coupling))
-        fast_value, fast_activity = session._rank_one(lam, session)
-        dense_value, dense_activity = session._evaluate(lam)
+        lam = session.limits.signed(rng.normal(0, 20, problem.n_coupling))
+        fast_value, fast_activity = session.pricing.objective.rank_one(lam, session.limits)
+        dense_value, dense_activity = session.pricing.dense_evaluate(lam, session.limits)
         assert fast_value == pytest.approx(dense_value, rel=1e-12)
         assert np.allclose(fast_activity, dense_activity)
     session.set_objective(rng.normal(size=problem.n_variables))
-    assert session._rank_one is None  # any other objective takes the dense pass
+    assert session.pricing.objective.rank_one is None  # any other objective takes the dense pass
 
 
 def test_lagrangian_by_hand():
@@ -327,7 +327,11 @@ def test_lagrangian_by_hand():
     session = DecompositionSession(problem, problem.rhs(FREE_SETTINGS.with_changes(budget=10)))
     lam = np.zeros(problem.n_coupling)
     lam[problem.row_index("budget")] = 1.0
-    for evaluate in (lambda m: session._rank_one(m, session), session._evaluate):
+    pricing, limits = session.pricing, session.limits
+    for evaluate in (
+        lambda m: pricing.objective.rank_one(m, limits),
+        lambda m: pricing.dense_evaluate(m, limits),
+    ):
         value, activity = evaluate(lam)
         assert value == pytest.approx(18.0)
         assert activity[problem.row_index("budget")] == 12.0
