@@ -20,7 +20,8 @@ from optimizer.solvers.decomposition.dual import Cuts, Dual, minimize_dual
 from optimizer.solvers.decomposition.neighbourhood import Base, plan_neighbourhood
 from optimizer.solvers.decomposition.options import DecompositionOptions, Progress, certified_gap
 from optimizer.solvers.decomposition.pricing import Limits, Objective, Prices, Pricing, prepare_objective
-from optimizer.solvers.decomposition.relaxation import Relaxation, sample_multipliers, sift
+from optimizer.solvers.decomposition.relaxation import sample_multipliers, sift
+from optimizer.solvers.decomposition.solutions import lp_solution, plan_solution
 from optimizer.solvers.decomposition.units import Units
 from optimizer.solvers.highs import highspy_module
 
@@ -209,11 +210,11 @@ class DecompositionSession:
         self._say(0.02, "feasibility, exactly, over customer classes")
         fallback = self._last_plan if pricing.fits(self._last_plan, self.limits) else self._feasible_plan()
         if fallback is None:
-            return self._solution(
+            return self._result(
                 SolveStatus.INFEASIBLE, None, None, None, "infeasible: exact check over customer classes"
             )
         if fallback is False:
-            return self._solution(
+            return self._result(
                 SolveStatus.NO_SOLUTION, None, None, None, "time limit before feasibility was decided"
             )
         key = pricing.objective.key
@@ -237,7 +238,7 @@ class DecompositionSession:
             if relaxation is None:
                 detail = "stopped before the LP optimum"
                 return Solution(SolveStatus.TIME_LIMIT, None, None, None, None, 0.0, detail=detail)
-            return self._lp_solution(relaxation)
+            return lp_solution(self.problem, self.structure, self.pricing.profit, self.maximize, relaxation)
         evaluations = 0 if dual is None else dual.evaluations
         solution = self._plan(
             pricing.price(lam, self.limits), fallback, f"{start}, {evaluations} dual evaluations"
@@ -284,14 +285,14 @@ class DecompositionSession:
         sub = self._units().solve(reps, sizes, st.eligible[reps], self.limits.rhs[active], integer=True)
         if sub.status == SolveStatus.INFEASIBLE:
             detail = f"infeasible: exact MILP over {what}"
-            return self._solution(SolveStatus.INFEASIBLE, None, None, None, detail)
+            return self._result(SolveStatus.INFEASIBLE, None, None, None, detail)
         if sub.values is None:
-            return self._solution(sub.status, None, None, None, f"no plan within the time limit ({what})")
+            return self._result(sub.status, None, None, None, f"no plan within the time limit ({what})")
         choice = st.disaggregate(reps, sub, classes)
         value = self.pricing.value(choice)
         bound = max(value, sub.bound) if sub.bound is not None else None
         status = SolveStatus.OPTIMAL if sub.status == SolveStatus.OPTIMAL else SolveStatus.TIME_LIMIT
-        return self._solution(status, choice, value, bound, f"exact MILP over {what}")
+        return self._result(status, choice, value, bound, f"exact MILP over {what}")
 
     def _feasible_plan(self) -> np.ndarray | None | bool:
         """Some feasible plan; None when the settings are infeasible; False when the time limit came first.
@@ -334,11 +335,9 @@ class DecompositionSession:
         gap = certified_gap(best_value, bound)
         status = SolveStatus.OPTIMAL if gap <= options.target_gap else SolveStatus.TIME_LIMIT
         self._last_plan = choice
-        return self._solution(status, choice, best_value, bound, detail, multipliers=prices.multipliers)
+        return self._result(status, choice, best_value, bound, detail, multipliers=prices.multipliers)
 
-    # --- solutions -----------------------------------------------------------------------------------
-
-    def _solution(
+    def _result(
         self,
         status: SolveStatus,
         choice: np.ndarray | None,
@@ -347,43 +346,9 @@ class DecompositionSession:
         detail: str,
         multipliers: np.ndarray | None = None,
     ) -> Solution:
-        if choice is None or value is None:
-            return Solution(status, None, None, None, None, 0.0, detail=detail)
         sign = 1.0 if self.maximize else -1.0
-        x = np.zeros(self.problem.n_variables)
-        treated = np.flatnonzero(choice >= 0)
-        x[self.structure.pair_of[treated, choice[treated]]] = 1.0
-        return Solution(
-            status,
-            x,
-            sign * value,
-            None if bound is None else sign * bound,
-            None if bound is None else certified_gap(value, bound),
-            0.0,
-            multipliers=None if multipliers is None else sign * multipliers,
-            detail=detail,
-        )
-
-    def _lp_solution(self, relaxation: Relaxation) -> Solution:
-        p, st = self.problem, self.structure
-        sub, free, fixed, prices = relaxation.sub, relaxation.free, relaxation.fixed, relaxation.prices
-        x = np.zeros(p.n_variables)
-        treated = np.flatnonzero(fixed >= 0)
-        x[st.pair_of[treated, fixed[treated]]] = 1.0
-        x[st.pair_of[free[sub.units], sub.actions]] = sub.values
-        value = float(self.pricing.profit[p.pair_action, p.pair_customer] @ x)
-        sign = 1.0 if self.maximize else -1.0
-        return Solution(
-            SolveStatus.OPTIMAL,
-            x,
-            sign * value,
-            sign * relaxation.lowest.bound,
-            0.0,
-            0.0,
-            sign * np.concatenate([prices.multipliers, prices.best]),
-            multipliers=sign * prices.multipliers,
-            detail=f"LP relaxation by sifting ({relaxation.rounds} rounds, {len(free):,} customers free)",
-        )
+        n = self.problem.n_variables
+        return plan_solution(self.structure, n, status, choice, value, bound, detail, sign, multipliers)
 
     def _say(self, fraction: float, message: str) -> None:
         if self.progress is not None:
