@@ -93,6 +93,7 @@ def structure(problem: Problem) -> Structure:
 def spread(members: np.ndarray, sizes: np.ndarray, sub: Sub, choice: np.ndarray) -> None:
     """Write a units solution into `choice`: unit u owns members[offset[u] : offset[u] + sizes[u]], and its
     count of each action goes to its next members in that order."""
+    assert sub.values is not None, "a units solution without values"
     counts = np.rint(sub.values).astype(np.int64)
     picked = counts > 0
     if np.all(sizes == 1):

@@ -79,6 +79,7 @@ class DecompositionSession:
         self.progress = progress
         self.senses = np.array([row.sense for row in problem.rows])
         self._structure: Structure | None = None
+        self._pricing: Pricing | None = None  # prepared on first use (a resumed warm start may bring it)
         self._own: dict[bool, Objective] = {}  # the problem's own objective, prepared, per `maximize`
         self._multipliers: dict[Key, np.ndarray] = {}
         self._cuts: dict[Key, Cuts] = {}  # the last dual's cutting planes per objective
@@ -104,7 +105,7 @@ class DecompositionSession:
             raise ValueError("objective length differs from the number of variables")
         self.maximize = maximize
         self._objective = objective
-        self._pricing: Pricing | None = None  # prepared on first use (a resumed warm start may bring it)
+        self._pricing = None
 
     @property
     def structure(self) -> Structure:
@@ -213,7 +214,7 @@ class DecompositionSession:
             return self._result(
                 SolveStatus.INFEASIBLE, None, None, None, "infeasible: exact check over customer classes"
             )
-        if fallback is False:
+        if not isinstance(fallback, np.ndarray):  # False: the time limit came first
             return self._result(
                 SolveStatus.NO_SOLUTION, None, None, None, "time limit before feasibility was decided"
             )

@@ -139,18 +139,18 @@ class Units:
             # time of HiGHS's MILP machinery on these small models.
             solution = h.getSolution()
             if status == ms.kOptimal and solution.value_valid:
-                values = np.asarray(solution.col_value)
-                rounded = np.rint(values)
-                fractional = np.abs(values - rounded) > _INTEGRAL
+                relaxed = np.asarray(solution.col_value)
+                rounded = np.rint(relaxed)
+                fractional = np.abs(relaxed - rounded) > _INTEGRAL
                 if not fractional.any():
-                    objective = float(lp.col_cost_ @ rounded)
+                    integral = float(lp.col_cost_ @ rounded)
                     return Sub(
                         SolveStatus.OPTIMAL,
                         units,
                         actions,
                         rounded,
-                        objective,
-                        objective,
+                        integral,
+                        integral,
                         None,
                         Method.INTEGRAL_LP,
                     )
