@@ -140,11 +140,11 @@ def cached_problem(
 ) -> Problem:
     """The built model for a cohort, catalog and high-risk threshold, shared by every rerun and session.
 
-    Safe to share: a `Problem` is not changed after `build_problem` except for derived data the solvers
-    add on first use (its sparse matrix, under its own lock; in `Problem.cache` the decomposition's customer
-    classes and objective arrays, which depend only on the problem, and its last cutting planes, which are
-    valid bounds for any right-hand sides and only steer where a warm start begins). Solver sessions and
-    Gurobi environments are opened per call and never cached.
+    Safe to share: a `Problem` is never written by a solve. The one write after `build_problem` is its
+    sparse matrix, built on first use under its own lock (idempotent). The decomposition keeps its customer
+    classes, objective arrays, multipliers and cutting planes on its sessions and on the result it returns
+    (`PlanResult.warm`, passed back as `warm_start=`), never on the problem. Solver sessions and Gurobi
+    environments are opened per call and never cached.
     """
     return build_problem(_cohort, _catalog, high_risk_threshold)
 

@@ -129,21 +129,22 @@ def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None
 
 def decode_error_problem(source: Source, shown: str, exc: UnicodeDecodeError) -> InputProblem:
     """Where a file stops being UTF-8: the spreadsheet row (and column) of the first bad byte."""
-    raw: bytes | str
+    content: bytes | str
     try:
         if isinstance(source, str | os.PathLike):
-            raw = Path(source).read_bytes()
+            content = Path(source).read_bytes()
         elif isinstance(source, bytes):
-            raw = source
+            content = source
         elif hasattr(source, "getvalue"):
-            raw = source.getvalue()
+            content = source.getvalue()
         else:
             source.seek(0)
-            raw = source.read()
-        if isinstance(raw, str):
+            content = source.read()
+        if isinstance(content, str):
             return InputProblem(
                 shown, f"the file is not UTF-8 text ({exc.reason}); save it as UTF-8 (CSV UTF-8)"
             )
+        raw: bytes = content
         raw.decode("utf-8")
     except UnicodeDecodeError as found:
         start = found.start

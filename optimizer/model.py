@@ -167,7 +167,6 @@ class Problem:
     customer_coefficients: np.ndarray  # (len(customer_rows), customers)
     _matrix: sp.csr_matrix | None = field(default=None, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
-    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)  # solver-side arrays
 
     @property
     def n_customers(self) -> int:
@@ -191,7 +190,11 @@ class Problem:
 
     @property
     def matrix(self) -> sp.csr_matrix:
-        """(coupling rows + one row per customer) x variables, built on first use."""
+        """(coupling rows + one row per customer) x variables, built on first use.
+
+        The one write to a built `Problem`: this memo, under the problem's lock and idempotent (every build
+        gives the same matrix), so a problem shared between threads and browser sessions stays read-only in
+        effect. Solvers keep everything else they derive on their sessions and results."""
         with self._lock:
             if self._matrix is None:
                 self._matrix = self._build_matrix()

@@ -22,14 +22,8 @@ from optimizer.analysis import (
     pairs_frame,
 )
 from optimizer.model import SETTING_LABELS, PlanSettings, Problem, build_problem, policy_count
-from optimizer.solvers import (
-    Solution,
-    SolverSession,
-    SolveStatus,
-    WarmStartSession,
-    choose_solver,
-    open_session,
-)
+from optimizer.solvers import Solution, SolverSession, SolveStatus, choose_solver, open_session
+from optimizer.solvers.decomposition import DecompositionSession, WarmStart
 
 Progress = Callable[[float, str], None]  # (fraction done in [0, 1], what is running now)
 
@@ -106,6 +100,9 @@ class PlanResult:
     diagnosis: Diagnosis | None = None
     # The variables set to 1 in the built problem: what a warm start reuses (not part of the CLI contract).
     chosen: np.ndarray | None = field(default=None, repr=False)
+    # The decomposition's warm-start data (multipliers, cuts, plan, derived arrays): a later `solve_plan` on
+    # the same problem resumes from it (`warm_start=` this result). Never kept on the shared problem.
+    warm: WarmStart | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.status = SolveStatus(self.status)
@@ -224,8 +221,9 @@ def solve_plan(
     or "decomposition" (`optimizer.solvers.decomposition`: any size, a plan within a certified 0.01% gap).
     `progress(fraction, message)` is called as the solve advances (several times for the decomposition).
     `warm_start`: an earlier result on the same problem (or its `solver_report.multipliers`): the
-    decomposition starts from its multipliers, and skips its feasibility check when the earlier plan still
-    satisfies the new settings. Pass `problem=` to reuse a built model.
+    decomposition starts from its multipliers and cutting planes (`PlanResult.warm`), and skips its
+    feasibility check when the earlier plan still satisfies the new settings. Pass `problem=` to reuse a
+    built model.
     Infeasible settings give status "infeasible" and, with `diagnose`, a `Diagnosis`.
     """
     settings = settings or PlanSettings()
@@ -236,13 +234,16 @@ def solve_plan(
     if progress is not None:
         progress(0.01, f"solving with {name}")
     with open_session(problem, problem.rhs(settings), name, progress=progress) as session:
-        if warm_start is not None and isinstance(session, WarmStartSession):  # the decomposition
+        if isinstance(session, DecompositionSession) and warm_start is not None:
             if isinstance(warm_start, PlanResult):
-                session.warm_start(warm_start.solver_report.multipliers, plan=warm_start.chosen)
+                if not session.resume(warm_start.warm):  # none, or from another problem
+                    session.warm_start(warm_start.solver_report.multipliers, plan=warm_start.chosen)
             else:
                 session.warm_start(warm_start)
         solution = session.solve(time_limit)
         result = _result_from_solution(problem, settings, name, reason, solution)
+        if isinstance(session, DecompositionSession):
+            result.warm = session.warm_state()
         if solution.status is SolveStatus.INFEASIBLE and diagnose:
             if progress is not None:
                 progress(0.95, "explaining the infeasibility")
@@ -277,12 +278,15 @@ def budget_sweep(
     workers = max(1, min(workers or min(os.cpu_count() or 1, 2), len(budgets)))
     chunks = [list(chunk) for chunk in np.array_split(np.arange(len(budgets)), workers) if len(chunk)]
     done = itertools.count(1)  # next() is atomic under the GIL: a shared counter for the progress lines
+    derived = _derived_arrays(problem, problem.rhs(settings), name) if len(chunks) > 1 else None
 
     def solve_chunk(positions: list[int]) -> list[dict]:
         rhs = problem.rhs(settings)
         budget_row = problem.row_index("budget")
         records = []
         with open_session(problem, rhs, name) as session:
+            if isinstance(session, DecompositionSession):
+                session.resume(derived)  # each chunk's own multipliers and cuts, the arrays shared
             for position in positions:
                 budget = budgets[position]
                 rhs[budget_row] = budget
@@ -304,6 +308,17 @@ def budget_sweep(
         with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
             records = [r for part in pool.map(solve_chunk, chunks) for r in part]
     return pd.DataFrame.from_records(records, columns=SWEEP_COLUMNS)
+
+
+def _derived_arrays(problem: Problem, rhs: np.ndarray, name: str) -> WarmStart | None:
+    """The decomposition's derived arrays of `problem` (customer classes, prepared objective), for the
+    sessions of one call to share (read-only); None for the other solvers."""
+    if name != "decomposition":
+        return None
+    with open_session(problem, rhs, name) as session:
+        assert isinstance(session, DecompositionSession)
+        session.prepare()
+        return session.warm_state().derived()
 
 
 # --- marginal values -----------------------------------------------------------------------------
@@ -332,11 +347,16 @@ def marginal_values(
     problem = _problem_for(cohort, catalog, settings, problem)
     name, _ = choose_solver(problem, solver)
     rhs = problem.rhs(settings)
+    derived = None
     with open_session(problem, rhs, name, relax=True) as lp:
         relaxed = lp.solve()
+        if isinstance(lp, DecompositionSession):
+            derived = lp.warm_state().derived()
     duals = relaxed.row_duals[: problem.n_coupling] if relaxed.row_duals is not None else None
     records = []
     with open_session(problem, rhs, name) as session:
+        if isinstance(session, DecompositionSession):
+            session.resume(derived)  # the LP session's derived arrays; the plan solve starts cold
         base = session.solve()
         for i, row in enumerate(problem.rows):
             dual = float(duals[i]) if duals is not None else math.nan

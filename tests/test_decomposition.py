@@ -298,15 +298,15 @@ def test_fast_rank_one_pricing_matches_the_dense_pass():
     cohort, catalog = random_instance(rng, 300, 6)
     problem = build_problem(cohort, catalog)
     session = DecompositionSession(problem, problem.rhs(PlanSettings(budget=500, min_segment=0.1)))
-    assert session._rank_one is not None  # the retention objective is recognized
+    assert session.pricing.objective.rank_one is not None  # the retention objective is recognized
     for _ in range(5):
-        lam = session._signed(rng.normal(0, 20, problem.n_coupling))
-        fast_value, fast_activity = session._rank_one(lam, session)
-        dense_value, dense_activity = session._evaluate(lam)
+        lam = session.limits.signed(rng.normal(0, 20, problem.n_coupling))
+        fast_value, fast_activity = session.pricing.objective.rank_one(lam, session.limits)
+        dense_value, dense_activity = session.pricing.dense_evaluate(lam, session.limits)
         assert fast_value == pytest.approx(dense_value, rel=1e-12)
         assert np.allclose(fast_activity, dense_activity)
     session.set_objective(rng.normal(size=problem.n_variables))
-    assert session._rank_one is None  # any other objective takes the dense pass
+    assert session.pricing.objective.rank_one is None  # any other objective takes the dense pass
 
 
 def test_lagrangian_by_hand():
@@ -327,7 +327,11 @@ def test_lagrangian_by_hand():
     session = DecompositionSession(problem, problem.rhs(FREE_SETTINGS.with_changes(budget=10)))
     lam = np.zeros(problem.n_coupling)
     lam[problem.row_index("budget")] = 1.0
-    for evaluate in (lambda m: session._rank_one(m, session), session._evaluate):
+    pricing, limits = session.pricing, session.limits
+    for evaluate in (
+        lambda m: pricing.objective.rank_one(m, limits),
+        lambda m: pricing.dense_evaluate(m, limits),
+    ):
         value, activity = evaluate(lam)
         assert value == pytest.approx(18.0)
         assert activity[problem.row_index("budget")] == 12.0
@@ -410,3 +414,101 @@ def test_cli_plan_with_the_decomposition(tmp_path):
     assert payload["solver_detail"]
     assert "100%" in out.stderr and "Proven bound" in out.stdout
     assert (tmp_path / "treatment_plan_20251105.csv").is_file()
+
+
+def problem_snapshot(problem) -> dict:
+    """Copies of every field of a built problem (its arrays, frames and rows) and its attribute names."""
+    import copy
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(problem) if f.name != "_lock"]
+    fields = {name: copy.deepcopy(getattr(problem, name)) for name in names}
+    return {"fields": fields, "attributes": sorted(vars(problem))}
+
+
+def assert_same_snapshot(before: dict, after: dict) -> None:
+    import pandas as pd
+
+    assert before["attributes"] == after["attributes"]
+    for name, value in before["fields"].items():
+        other = after["fields"][name]
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, other, check_exact=True)
+        elif isinstance(value, np.ndarray):
+            assert value.dtype == other.dtype and np.array_equal(value, other), name
+        else:
+            assert value == other, name
+
+
+def sweep_session(problem, budgets, options):
+    """One session solving `budgets` in turn (warm after the first): status, plan, value, bound, detail."""
+    settings = PlanSettings(email_capacity=320, push_capacity=240, call_capacity=40, min_segment=0.1)
+    answers = []
+    with open_session(
+        problem, problem.rhs(settings.with_changes(budget=budgets[0])), "decomposition", options=options
+    ) as session:
+        for budget in budgets:
+            session.set_rhs(problem.rhs(settings.with_changes(budget=budget)))
+            found = session.solve()
+            answers.append((found.status, found.x.tobytes(), found.objective, found.bound, found.detail))
+    return answers
+
+
+def test_concurrent_sessions_on_one_problem_neither_change_the_other_nor_the_problem():
+    """Two sessions on one shared problem, solved at once in two threads with different budgets, give exactly
+    the answers each gives alone on its own problem; the shared problem is unchanged by them."""
+    import threading
+
+    rng = np.random.default_rng(3)
+    cohort, catalog = random_instance(rng, 800, 5)
+    options = DecompositionOptions(exact_limit=0, neighbourhood=100)
+    budgets = {"low": [1600.0, 1800.0, 2000.0], "high": [4800.0, 4200.0, 3600.0]}
+    alone = {name: sweep_session(build_problem(cohort, catalog), b, options) for name, b in budgets.items()}
+    assert alone["low"] != alone["high"]
+    shared = build_problem(cohort, catalog)
+    before = problem_snapshot(shared)
+    together, start = {}, threading.Barrier(2)
+
+    def run(name):
+        start.wait()
+        together[name] = sweep_session(shared, budgets[name], options)
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in budgets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
+    assert_same_snapshot(before, problem_snapshot(shared))
+    assert "warm start" in together["low"][1][4]  # the later solves of a session start warm
+
+
+def test_a_warm_start_passed_back_gives_the_cold_optimum_and_leaves_the_problem_unchanged():
+    rng = np.random.default_rng(4)
+    cohort, catalog = random_instance(rng, 800, 5)
+    problem = build_problem(cohort, catalog)
+    before = problem_snapshot(problem)
+    settings = PlanSettings(
+        budget=2400, email_capacity=320, push_capacity=240, call_capacity=40, min_segment=0.1
+    )
+    raised = settings.with_changes(budget=2640)
+    first = solve_plan(cohort, catalog, settings, solver="decomposition", problem=problem)
+    assert first.warm is not None and first.warm.belongs_to(problem) and first.warm.cuts
+    kept = {key: cuts.points.copy() for key, cuts in first.warm.cuts.items()}
+    warm = solve_plan(cohort, catalog, raised, solver="decomposition", problem=problem, warm_start=first)
+    cold = solve_plan(cohort, catalog, raised, solver="decomposition", problem=problem)
+    assert warm.solver_report.detail.startswith("Lagrangian decomposition: warm start")
+    assert cold.solver_report.detail.startswith("Lagrangian decomposition: cold start")
+    assert warm.status == cold.status == "optimal"
+    assert warm.kpis.net_value == pytest.approx(cold.kpis.net_value, abs=1e-6)
+    other = build_problem(cohort, catalog)  # an equal problem (the exact MILP builds its sparse matrix)
+    assert warm.kpis.net_value == pytest.approx(exact(other, raised).objective, abs=1e-6)
+    assert {key: cuts.points for key, cuts in first.warm.cuts.items()}.keys() == kept.keys()
+    assert all(np.array_equal(first.warm.cuts[key].points, points) for key, points in kept.items())
+    assert_same_snapshot(before, problem_snapshot(problem))
+    # A warm start from another (equal) problem is not resumed: its multipliers and plan seed the solve.
+    again = solve_plan(cohort, catalog, raised, solver="decomposition", problem=other, warm_start=first)
+    assert again.solver_report.detail.startswith("Lagrangian decomposition: warm start")
+    assert again.kpis.net_value == pytest.approx(cold.kpis.net_value, abs=1e-6)
+    with open_session(other, other.rhs(raised), "decomposition") as session:
+        assert not session.resume(first.warm)

@@ -12,7 +12,6 @@ from optimizer.solvers.base import (
     SolverSession,
     SolverUnavailable,
     SolveStatus,
-    WarmStartSession,
     relative_gap,
 )
 from optimizer.solvers.gurobi import GurobiSession
@@ -36,7 +35,6 @@ __all__ = [
     "SolveStatus",
     "SolverSession",
     "SolverUnavailable",
-    "WarmStartSession",
     "choose_solver",
     "gurobi_available",
     "highs_available",

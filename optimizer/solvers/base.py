@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, Self, runtime_checkable
+from typing import Protocol, Self
 
 import numpy as np
 
@@ -81,11 +81,3 @@ class SolverSession(Protocol):
     def __enter__(self) -> Self: ...
 
     def __exit__(self, *exc: object) -> None: ...
-
-
-@runtime_checkable
-class WarmStartSession(SolverSession, Protocol):
-    """A session that can start from an earlier solve on the same problem (the decomposition): its
-    multipliers and, when it still satisfies the new settings, its plan (the chosen variables)."""
-
-    def warm_start(self, multipliers: np.ndarray | None, plan: np.ndarray | None = None) -> None: ...
