@@ -19,7 +19,7 @@ def make_cohort(p, subscription, clv, plan=None) -> pd.DataFrame:
     n = len(p)
     frame = pd.DataFrame(
         {
-            "customer_id": [str(i + 1) for i in range(n)],  # numeric ids load as integers
+            "customer_id": [str(i + 1) for i in range(n)],  # ids are text: "1", "2", ...
             "churn_probability": np.asarray(p, dtype=float),
             "subscription_type": list(subscription),
             "payment_plan": list(plan) if plan is not None else ["Monthly"] * n,
@@ -239,4 +239,6 @@ def brute_force(cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSetti
 
 
 def assignment_of(result) -> dict:
-    return dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))
+    """customer number -> action_id of a plan on a hand-made cohort (whose ids are the text "1", "2", ...)."""
+    pairs = zip(result.assignments.customer_id, result.assignments.action_id, strict=True)
+    return {int(c): a for c, a in pairs}
