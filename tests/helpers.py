@@ -239,6 +239,5 @@ def brute_force(cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSetti
 
 
 def assignment_of(result) -> dict:
-    """customer number -> action_id of a plan on a hand-made cohort (whose ids are the text "1", "2", ...)."""
-    pairs = zip(result.assignments.customer_id, result.assignments.action_id, strict=True)
-    return {int(c): a for c, a in pairs}
+    """customer_id (text) -> action_id of a plan's treated customers."""
+    return dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))
