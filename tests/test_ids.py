@@ -78,6 +78,24 @@ def test_ids_are_loaded_exactly_as_given(cohort):
 
 
 @pytest.mark.parametrize(
+    "ids",
+    [
+        ["00200123", "0204496", "204496"],  # every id numeric-looking: still text
+        ["1234567890123456789012345", "1234567890123456789012346", "7"],
+        ["200123", "200480", "9"],
+    ],
+)
+def test_numeric_looking_ids_stay_text_into_the_exports(ids):
+    predictions, features = files(ids)
+    cohort = load_cohort(predictions, features)
+    assert cohort["customer_id"].tolist() == ids
+    settings = PlanSettings(budget=100, min_high_risk=0, min_premium=0, min_segment=0, max_saturation=1.0)
+    plan = build_exports(solve_plan(cohort, load_catalog(), settings, solver="highs").assignments)
+    written = pd.read_csv(io.BytesIO(to_csv_bytes(plan.treatment_plan)), dtype=str)["customer_id"]
+    assert sorted(written) == sorted(ids)
+
+
+@pytest.mark.parametrize(
     ("first", "second", "duplicate"),
     [
         ("0204496", "204496", False),
@@ -279,3 +297,17 @@ def test_no_warnings_for_the_bundled_data():
 
     assert input_warnings(load_bundled_cohort(), load_catalog()) == []
     assert np.all(load_bundled_cohort()["subscription_type"].isin(list(CLV_BASE)))
+
+
+def test_the_data_page_shows_the_unknown_type_warning():
+    from optimizer import load_bundled_cohort
+    from optimizer.data import finish_cohort
+    from tests.app_support import app_session
+
+    cohort = load_bundled_cohort()
+    cohort.loc[0, "subscription_type"] = "Platinum"
+    at = app_session("data", cohort=finish_cohort(cohort))
+    at.run()
+    assert not at.exception
+    shown = [w.value.replace("\\", "") for w in at.warning]  # markdown escapes removed
+    assert any("'Platinum' (1 customer)" in text for text in shown), shown
