@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from optimizer.data import Source, bundled_data_dir, parse_numeric, read_csv_text
+from optimizer.csvout import csv_bytes
+from optimizer.data import (
+    Source,
+    bundled_data_dir,
+    parse_numeric,
+    read_csv_text,
+    unknown_subscription_warnings,
+)
 from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
 CHANNELS = ("none", "email", "in_app", "push", "call")
@@ -31,6 +38,7 @@ REQUIRED_CATALOG_COLUMNS = ["action_id", "action_name", "channel", "cost", "upli
 VALUE_SEGMENTS = {"high_value": "High", "medium_value": "Medium", "low_value": "Low"}
 RISK_SEGMENTS = {"high_risk": "High", "medium_risk": "Medium", "low_risk": "Low"}
 NO_ACTION_ID = 0
+MAX_ACTION_ID = 2**31 - 1  # ids are small whole numbers; larger ones would not survive a 64-bit float
 _TRUE = {"true", "1", "yes", "y", ""}
 _FALSE = {"false", "0", "no", "n"}
 
@@ -66,6 +74,18 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
         problems.append(
             InputProblem(file, "action_id must be a whole number", spreadsheet_row(i), "action_id")
         )
+    too_large = np.isfinite(ids) & (ids > MAX_ACTION_ID)
+    for i in np.flatnonzero(too_large):
+        problems.append(
+            InputProblem(
+                file,
+                f"action_id {text['action_id'].iloc[i]} is out of range: use a whole number "
+                f"from 0 to {MAX_ACTION_ID}",
+                spreadsheet_row(i),
+                "action_id",
+            )
+        )
+    ids = np.where(too_large, np.nan, ids)  # reported once, not again as a duplicate
     seen: dict[float, int] = {}
     for position, value in enumerate(ids):
         if np.isfinite(value):
@@ -155,6 +175,20 @@ def validate_catalog(frame: pd.DataFrame, file: str = "action catalog") -> pd.Da
     return catalog.sort_values("action_id", kind="stable").reset_index(drop=True)
 
 
+def catalog_file_frame(catalog: pd.DataFrame) -> pd.DataFrame:
+    """A typed catalog in its CSV file layout: `CATALOG_COLUMNS`, blank CLV bounds, enabled as true/false."""
+    frame = catalog.reindex(columns=CATALOG_COLUMNS).copy()
+    frame["enabled"] = np.where(frame["enabled"].fillna(True).astype(bool), "true", "false")
+    frame["description"] = frame["description"].fillna("")
+    return frame
+
+
+def catalog_csv_bytes(catalog: pd.DataFrame) -> bytes:
+    """A typed catalog as a CSV file that `load_catalog` reads back unchanged (formula text neutralized on
+    writing and restored on reading: `optimizer.csvout`)."""
+    return csv_bytes(catalog_file_frame(catalog))
+
+
 def _cell_text(value) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
@@ -198,6 +232,12 @@ def eligibility(cohort: pd.DataFrame, actions: pd.DataFrame) -> np.ndarray:
     if not masks:
         return np.zeros((len(cohort), 0), dtype=bool)
     return np.column_stack(masks)
+
+
+def input_warnings(cohort: pd.DataFrame, catalog: pd.DataFrame) -> list[str]:
+    """What is accepted but probably wrong in this week's inputs: unknown subscription types, and enabled
+    actions that no customer is eligible for (the CLI prints them on stderr; the app shows them)."""
+    return unknown_subscription_warnings(cohort) + unmatched_segments(cohort, catalog)
 
 
 def unmatched_segments(cohort: pd.DataFrame, catalog: pd.DataFrame) -> list[str]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from optimizer import cliargs
-from optimizer.catalog import load_catalog
+from optimizer.catalog import input_warnings, load_catalog
 from optimizer.churn.cli import register as register_churn_commands
 from optimizer.data import bundled_data_dir, load_cohort
 from optimizer.errors import HistoryError, InputError
@@ -86,6 +86,8 @@ def _settings(args: argparse.Namespace, budget: float | None = None) -> PlanSett
 def _load(args: argparse.Namespace):
     cohort = load_cohort(args.predictions, args.features)
     catalog = load_catalog(args.actions)
+    for warning in input_warnings(cohort, catalog):
+        print(f"warning: {warning}", file=sys.stderr)
     return cohort, catalog
 
 

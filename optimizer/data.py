@@ -16,6 +16,7 @@ from typing import IO
 import numpy as np
 import pandas as pd
 
+from optimizer.csvout import restore_text_cells
 from optimizer.errors import InputError, InputProblem, spreadsheet_row
 
 PREDICTION_COLUMNS = ["customer_id", "churn_probability"]
@@ -33,6 +34,8 @@ OPTIONAL_NUMERIC_FEATURES = ["weekly_hours", "weekly_songs_played", "num_playlis
 # CLV estimate (used when the features file has no `clv` column):
 # base[subscription] * (1.3 if Yearly else 1.0) * (1 + engagement) * 2
 CLV_BASE = {"Free": 100.0, "Student": 120.0, "Premium": 240.0, "Family": 360.0}
+# The reference schema's subscription types; other spellings of these are normalized on loading.
+SUBSCRIPTION_TYPES = tuple(CLV_BASE)
 CLV_BASE_OTHER = 150.0
 YEARLY_MULTIPLIER = 1.3
 
@@ -68,7 +71,8 @@ def _source_name(source: Source, name: str | None) -> str:
 def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame, str]:
     """Read a CSV as text cells (no type guessing), so every cell can be validated and reported.
 
-    Returns the frame (header stripped of surrounding spaces) and the display name of the file.
+    Returns the frame (header stripped of surrounding spaces) and the display name of the file. A cell the
+    product's CSV writer neutralized (`'=...`, see `optimizer.csvout`) reads back as the text it stands for.
     """
     shown = _source_name(source, name)
     try:
@@ -89,7 +93,7 @@ def read_csv_text(source: Source, name: str | None = None) -> tuple[pd.DataFrame
     frame.columns = [str(c).strip() for c in frame.columns]
     if frame.empty:
         raise InputError(InputProblem(shown, "the file has a header but no data rows"))
-    return frame, shown
+    return restore_text_cells(frame), shown
 
 
 def reject_duplicate_columns(source: str | os.PathLike | IO, shown: str) -> None:
@@ -318,18 +322,24 @@ def value_tier(v: np.ndarray | pd.Series) -> np.ndarray:
     return np.where(v > VALUE_BOUNDS[1], "High", np.where(v > VALUE_BOUNDS[0], "Medium", "Low"))
 
 
-def _typed_ids(ids: pd.Series) -> pd.Series:
-    """Integer ids stay integers (as in the reference files); anything else stays text, unchanged."""
-    if not ids.str.fullmatch(r"-?\d+").all():
-        return ids.astype(str)
-    try:
-        return ids.astype("int64")
-    except (OverflowError, TypeError, ValueError):
-        pass  # beyond int64: the general check below decides
-    as_int = pd.to_numeric(ids, errors="coerce")
-    if as_int.notna().all() and (as_int == np.floor(as_int)).all() and ids.str.fullmatch(r"-?\d+").all():
-        return as_int.astype("int64")
-    return ids.astype(str)
+def normalize_subscriptions(types: pd.Series) -> pd.Series:
+    """Known subscription types in their reference spelling, whatever the case and surrounding spaces
+    (`premium`, ` PREMIUM ` -> `Premium`); other types are kept as given (trimmed)."""
+    text = types.astype(str).str.strip()
+    known = text.str.lower().map({t.lower(): t for t in SUBSCRIPTION_TYPES})
+    return known.where(known.notna(), text).astype(text.dtype)
+
+
+def unknown_subscription_warnings(cohort: pd.DataFrame) -> list[str]:
+    """A warning per subscription type that is not one of `SUBSCRIPTION_TYPES` (kept, with a default CLV)."""
+    counts = cohort["subscription_type"].astype(str).value_counts(sort=False).sort_index()
+    return [
+        f"subscription type {kind!r} ({count:,} customer{'s' if count != 1 else ''}) is not one of "
+        f"{', '.join(SUBSCRIPTION_TYPES)}: kept as its own group, with the CLV base {CLV_BASE_OTHER:g} "
+        "unless the file gives `clv`; no Premium coverage"
+        for kind, count in counts.items()
+        if kind not in SUBSCRIPTION_TYPES
+    ]
 
 
 def load_cohort(
@@ -340,6 +350,10 @@ def load_cohort(
     features_name: str | None = None,
 ) -> pd.DataFrame:
     """Load, validate and merge the predictions and features CSVs into a cohort frame.
+
+    Customer ids are opaque text: read, matched, checked for duplicates and kept exactly as given, trimmed
+    of surrounding spaces only (`00200123` stays `00200123`; `0204496` and `204496` are two customers; a
+    25-digit id is kept whole). Subscription types are normalized (`normalize_subscriptions`).
 
     Raises `InputError` listing every problem found (file, row, column), and returns nothing partial.
     """
@@ -381,7 +395,9 @@ def load_cohort(
         {
             "customer_id": pred_ids.reset_index(drop=True),
             "churn_probability": probability,
-            "subscription_type": feat_raw["subscription_type"].str.strip().take(order).reset_index(drop=True),
+            "subscription_type": normalize_subscriptions(feat_raw["subscription_type"])
+            .take(order)
+            .reset_index(drop=True),
             "payment_plan": feat_raw["payment_plan"].str.strip().take(order).reset_index(drop=True),
         }
     )
@@ -391,9 +407,13 @@ def load_cohort(
 
 
 def finish_cohort(cohort: pd.DataFrame) -> pd.DataFrame:
-    """Add CLV (estimated unless given) and tiers to a merged, validated cohort; order the columns."""
+    """Add CLV (estimated unless given) and tiers to a merged, validated cohort; order the columns.
+
+    Customer ids become text (numbers to their digits); subscription types are normalized.
+    """
     cohort = cohort.copy()
-    cohort["customer_id"] = _typed_ids(cohort["customer_id"].astype(str))
+    cohort["customer_id"] = cohort["customer_id"].astype(str).str.strip()
+    cohort["subscription_type"] = normalize_subscriptions(cohort["subscription_type"])
     if "clv" not in cohort.columns or cohort["clv"].isna().any():
         cohort["clv"] = estimate_clv(cohort)
     for column in ("weekly_hours", "weekly_songs_played", "num_playlists_created"):

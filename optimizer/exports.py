@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from optimizer.csvout import csv_bytes, write_files
+
 DEFAULT_HOLDOUT_RATE = 0.10
 DEFAULT_SEED = 20251105
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 TREATMENT_PLAN_COLUMNS = [
     "plan_date",
@@ -148,19 +148,6 @@ def build_exports(
     )
 
 
-def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells a spreadsheet would run as a formula (=, +, -, @, tab, CR) with a quote."""
-    out = frame.copy()
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            text = out[column].astype(str)
-            risky = text.str.startswith(FORMULA_PREFIXES) & out[column].notna()
-            if risky.any():
-                out[column] = out[column].astype(object)
-                out.loc[risky, column] = "'" + text[risky]
-    return out
-
-
 _ROUNDING = {
     "clv": 2,
     "cost": 2,
@@ -171,33 +158,16 @@ _ROUNDING = {
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:
-    """The CSV text of an export frame: money to cents, formulas neutralized, UTF-8."""
-    safe = neutralize_formulas(frame)
+    """The CSV bytes of an export frame or a download: money to cents, formula cells neutralized, line
+    breaks inside a value quoted, UTF-8 (`optimizer.csvout.csv_bytes`)."""
+    rounded = frame.copy(deep=False)
     for column, digits in _ROUNDING.items():
-        if column in safe.columns:
-            safe[column] = safe[column].astype(float).round(digits)
-    return safe.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        if column in rounded.columns:
+            rounded[column] = rounded[column].astype(float).round(digits)
+    return csv_bytes(rounded)
 
 
 def write_exports(exports: Exports, out_dir: str | os.PathLike) -> list[Path]:
-    """Write all four files, all or nothing: each is written to a temporary file, then renamed into place."""
-    folder = Path(out_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, frame in exports.files().items():
-            temp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-            # os.open with mode 0o666 honours the umask (mkstemp would leave the files private, 0600).
-            handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            staged.append((name, temp))
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(to_csv_bytes(frame))
-    except BaseException:
-        for _, temp in staged:
-            temp.unlink(missing_ok=True)
-        raise
-    written = []
-    for name, temp in staged:
-        os.replace(temp, folder / name)
-        written.append(folder / name)
-    return written
+    """Write all four files into `out_dir`, all or nothing (`optimizer.csvout.write_files`): a failure
+    leaves the folder as it was and raises a `WriteError` naming the file and the cause."""
+    return write_files({name: to_csv_bytes(frame) for name, frame in exports.files().items()}, out_dir)

@@ -8,6 +8,7 @@ from app_lib import state, ui
 from app_lib.formatting import esc
 from app_lib.page import setup
 from optimizer import InputError, load_cohort, to_csv_bytes
+from optimizer.data import unknown_subscription_warnings
 
 context = setup("data", "Data")
 st.title(":material/database: Customer data")
@@ -21,6 +22,8 @@ if context.cohort is not None:
     note = state.settings_note()
     if note:
         st.info(esc(note), icon=":material/straighten:")
+    for warning in unknown_subscription_warnings(context.cohort):
+        st.warning(esc(warning), icon=":material/warning:")
 else:
     st.error(
         "No customer data is loaded: the bundled files are missing. Upload predictions and features below."

@@ -19,7 +19,7 @@ def make_cohort(p, subscription, clv, plan=None) -> pd.DataFrame:
     n = len(p)
     frame = pd.DataFrame(
         {
-            "customer_id": [str(i + 1) for i in range(n)],  # numeric ids load as integers
+            "customer_id": [str(i + 1) for i in range(n)],  # ids are text: "1", "2", ...
             "churn_probability": np.asarray(p, dtype=float),
             "subscription_type": list(subscription),
             "payment_plan": list(plan) if plan is not None else ["Monthly"] * n,
@@ -239,4 +239,5 @@ def brute_force(cohort: pd.DataFrame, catalog: pd.DataFrame, settings: PlanSetti
 
 
 def assignment_of(result) -> dict:
+    """customer_id (text) -> action_id of a plan's treated customers."""
     return dict(zip(result.assignments.customer_id, result.assignments.action_id, strict=True))

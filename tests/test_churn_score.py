@@ -65,7 +65,7 @@ def test_a_byte_order_mark_from_spreadsheet_exports_is_accepted(model, customers
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + customers.head(10).to_csv(index=False).encode("utf-8"))
     scored = score_customers(read_customers(path), model)
-    assert scored["customer_id"].tolist() == customers["customer_id"].head(10).tolist()
+    assert scored["customer_id"].tolist() == customers["customer_id"].head(10).astype(str).tolist()  # text
 
 
 def test_label_and_extra_columns_are_not_needed(model, customers):

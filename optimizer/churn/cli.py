@@ -137,8 +137,8 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _cohort(args: argparse.Namespace) -> int:
     from optimizer.churn.cohort import build_cohort
-    from optimizer.churn.export import write_text
     from optimizer.churn.paths import COHORT_FEATURES_FILE, COHORT_PREDICTIONS_FILE
+    from optimizer.csvout import write_files
 
     cohort, predictions, features = build_cohort(args.model)
     targets = {
@@ -157,8 +157,7 @@ def _cohort(args: argparse.Namespace) -> int:
         if not stale:
             print("Cohort files are up to date: " + ", ".join(str(p) for p in targets))
         return 1 if stale else 0
-    for path, text in targets.items():
-        write_text(path, text)
+    write_files({path.name: text.encode("utf-8") for path, text in targets.items()}, args.out_dir)
     counts = cohort["subscription_type"].value_counts().sort_index()
     print(
         f"Wrote {len(cohort)} customers ("

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from optimizer.churn.export import features_csv, predictions_csv, write_text
+from optimizer.churn.export import features_csv, predictions_csv
 from optimizer.churn.generate import generate_customers
 from optimizer.churn.model import ChurnModel
 from optimizer.churn.paths import (
@@ -24,6 +24,7 @@ from optimizer.churn.paths import (
 )
 from optimizer.churn.score import score_customers
 from optimizer.churn.split import split_customers
+from optimizer.csvout import write_files
 
 COHORT_SIZE = 250
 
@@ -84,8 +85,9 @@ def write_cohort(
 ) -> tuple[Path, Path]:
     """Write `prediction_250.csv` and `test_250.csv` into `out_dir`; return their paths."""
     _, predictions, features = build_cohort(model_dir, size)
-    out_dir = Path(out_dir)
-    return (
-        write_text(out_dir / COHORT_PREDICTIONS_FILE, predictions),
-        write_text(out_dir / COHORT_FEATURES_FILE, features),
-    )
+    files = {
+        COHORT_PREDICTIONS_FILE: predictions.encode("utf-8"),
+        COHORT_FEATURES_FILE: features.encode("utf-8"),
+    }
+    predictions_path, features_path = write_files(files, out_dir)  # the pair, all or nothing
+    return predictions_path, features_path

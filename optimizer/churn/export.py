@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from optimizer import data
+from optimizer.csvout import csv_text, write_files
 
 # The optimizer's input schema (the reference files' columns, in order).
 PREDICTION_COLUMNS = tuple(data.PREDICTION_COLUMNS)
@@ -46,9 +47,8 @@ def format_count(value: float) -> str:
 
 
 def _csv_text(header: tuple[str, ...], columns: list[list[str]]) -> str:
-    lines = [",".join(header)]
-    lines.extend(",".join(cells) for cells in zip(*columns, strict=True))
-    return "\n".join(lines) + "\n"
+    # Through the product's one CSV writer: formula text neutralized, a comma or line break quoted.
+    return csv_text(pd.DataFrame(dict(zip(header, columns, strict=True)), dtype=object))
 
 
 def predictions_csv(scored: pd.DataFrame) -> str:
@@ -78,9 +78,7 @@ def features_csv(customers: pd.DataFrame) -> str:
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write `text` as UTF-8 with `\\n` line ends (on every platform); create parent folders."""
+    """Write `text` as UTF-8 with `\\n` line ends (on every platform), all or nothing
+    (`optimizer.csvout.write_files`); create parent folders."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
-    return path
+    return write_files({path.name: text.encode("utf-8")}, path.parent)[0]

@@ -19,6 +19,7 @@ from optimizer.churn.generate import (
     PAYMENT_PLANS,
     SUBSCRIPTION_TYPES,
 )
+from optimizer.csvout import restore_text_cells
 from optimizer.data import decode_error_problem, reject_duplicate_columns
 
 # Numeric input columns and their allowed closed ranges (None: unbounded above).
@@ -125,9 +126,10 @@ def validate_customers(customers: pd.DataFrame, source: str = "<customers>") -> 
                 "customer_id",
             )
         )
-    numeric_ids = pd.to_numeric(id_text, errors="coerce")
-    if numeric_ids.notna().all() and (numeric_ids == numeric_ids.round()).all():
-        clean["customer_id"] = numeric_ids.astype(np.int64)
+    # Ids are opaque text, kept as given (trimmed of surrounding spaces): `0204496` and `204496` are two
+    # customers. Integer ids of an in-memory frame (the synthetic base) stay integers.
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        clean["customer_id"] = ids
     else:
         clean["customer_id"] = id_text
 
@@ -187,6 +189,7 @@ def read_customers(path: str | Path) -> pd.DataFrame:
     except pd.errors.ParserError as exc:
         raise ChurnInputError(ChurnProblem(str(path), f"not a readable CSV file: {exc}")) from None
     raw.columns = [str(c).strip() for c in raw.columns]
+    restore_text_cells(raw)  # cells the product's CSV writer neutralized read back as written
     return validate_customers(raw, source=str(path))
 
 

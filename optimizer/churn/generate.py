@@ -208,7 +208,7 @@ def generate_customers(n_customers: int = DEFAULT_CUSTOMERS, seed: int = DEFAULT
 
 def write_customers(customers: pd.DataFrame, path: str | Path) -> Path:
     """Write a customer base as CSV (UTF-8, `\\n` line ends, no index) and return the path."""
+    from optimizer.csvout import csv_bytes, write_files
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    customers.to_csv(path, index=False, lineterminator="\n")
-    return path
+    return write_files({path.name: csv_bytes(customers)}, path.parent)[0]

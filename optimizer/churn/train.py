@@ -39,6 +39,7 @@ from optimizer.churn.paths import (
     ROC_FILE,
 )
 from optimizer.churn.split import split_customers
+from optimizer.csvout import csv_bytes, write_files
 
 REPORT_AUC = 0.94  # the predictive stage's XGBoost AUC quoted in the prescriptive report
 ROC_GRID_POINTS = 101
@@ -331,12 +332,10 @@ def save_training_result(result: TrainingResult, path: str | Path = DEFAULT_MODE
     metrics_path = path / METRICS_FILE
     metrics_path.write_text(json.dumps(result.metrics, indent=2) + "\n", encoding="utf-8")
     written.append(metrics_path)
-    for name, frame, decimals in (
-        (IMPORTANCES_FILE, result.importances, 6),
-        (RELIABILITY_FILE, result.reliability, 6),
-        (ROC_FILE, result.roc, 6),
-    ):
-        file = path / name
-        frame.round(decimals).to_csv(file, index=False, lineterminator="\n")
-        written.append(file)
+    tables = {
+        IMPORTANCES_FILE: result.importances,
+        RELIABILITY_FILE: result.reliability,
+        ROC_FILE: result.roc,
+    }
+    written += write_files({name: csv_bytes(frame.round(6)) for name, frame in tables.items()}, path)
     return written

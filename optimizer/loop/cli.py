@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from optimizer import cliargs
+from optimizer.csvout import write_files
 from optimizer.errors import InputError, InputProblem
 from optimizer.jsonout import print_json as _print_json
 from optimizer.jsonout import records as _records
@@ -45,14 +46,8 @@ EXIT_OK = 0
 
 
 def _write_file(path: Path, content: bytes) -> None:
-    """Write to a temporary name, then rename into place: a failure never leaves a half-written file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    try:
-        temp.write_bytes(content)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    """Write one file all or nothing (`optimizer.csvout.write_files`): errors name `path` and the cause."""
+    write_files({path.name: content}, path.parent)
 
 
 def _plan_id(text: str) -> int:
@@ -242,10 +237,7 @@ def run_history_export(args: argparse.Namespace) -> int:
 
     with PlanHistory(args.history) as history:
         files = history.plan_files(args.plan)
-    written = []
-    for name, content in files.items():
-        _write_file(args.out_dir / name, content)
-        written.append(str(args.out_dir / name))
+    written = [str(path) for path in write_files(files, args.out_dir)]  # the set, all or nothing
     print("\n".join(written))
     if args.json:
         _print_json({"plan": args.plan, "files": written})

@@ -45,7 +45,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from optimizer.analysis import ASSIGNMENT_COLUMNS, Kpis
-from optimizer.catalog import CATALOG_COLUMNS, validate_catalog
+from optimizer.catalog import catalog_file_frame, validate_catalog
+from optimizer.csvout import csv_bytes
 from optimizer.data import bundled_data_dir
 from optimizer.errors import HistoryError
 from optimizer.exports import Exports, to_csv_bytes
@@ -232,15 +233,13 @@ def _create_engine(url: str) -> Engine:
 
 
 def _canonical_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # Values exactly as they are (no formula apostrophes: this is storage), a CR inside a value quoted.
+    return csv_bytes(frame, neutralize=False)
 
 
 def catalog_csv(catalog: pd.DataFrame) -> bytes:
-    """The catalog in its CSV file format (blank CLV bounds, enabled as true/false); loads back unchanged."""
-    frame = catalog.reindex(columns=CATALOG_COLUMNS).copy()
-    frame["enabled"] = np.where(frame["enabled"].fillna(True).astype(bool), "true", "false")
-    frame["description"] = frame["description"].fillna("")
-    return _canonical_csv(frame)
+    """The catalog's canonical CSV text (its file layout, values unaltered), for its fingerprint."""
+    return _canonical_csv(catalog_file_frame(catalog))
 
 
 def sha256(data: bytes) -> str:
@@ -278,7 +277,12 @@ def _dtype_kinds(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def _read_typed_csv(data: bytes, kinds: dict[str, str]) -> pd.DataFrame:
-    """Read a frame written by `_canonical_csv` back with its exact values and types."""
+    """Read a frame written by `_canonical_csv` back with its exact values and types.
+
+    Customer ids are text, exactly as stored (`optimizer.data`), also in plans saved when ids were numbers.
+    """
+    if "customer_id" in kinds:
+        kinds = {**kinds, "customer_id": "str"}
     floats = [c for c, k in kinds.items() if k == "float"]
     frame = pd.read_csv(
         io.BytesIO(data),

@@ -39,6 +39,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from optimizer.csvout import csv_bytes
 from optimizer.data import Source, read_csv_text
 from optimizer.errors import InputError, InputProblem, spreadsheet_row
 from optimizer.plan import PlanLike
@@ -597,4 +598,4 @@ def simulate_outcomes(
 
 def outcomes_csv_bytes(outcomes: pd.DataFrame) -> bytes:
     """An outcomes frame as the CSV `load_outcomes` reads (customer_id, churned)."""
-    return outcomes[OUTCOME_COLUMNS].to_csv(index=False, lineterminator="\n").encode("utf-8")
+    return csv_bytes(outcomes[OUTCOME_COLUMNS])

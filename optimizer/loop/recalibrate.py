@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from optimizer.analysis import Kpis, compute_kpis
-from optimizer.catalog import NO_ACTION_ID, validate_catalog
+from optimizer.catalog import NO_ACTION_ID, catalog_csv_bytes, validate_catalog
 from optimizer.loop.comparison import PlanComparison, compare_plans, kpi_table
-from optimizer.loop.history import SavedPlan, catalog_csv
+from optimizer.loop.history import SavedPlan
 from optimizer.loop.outcomes import Measurement, SufficiencyRule
 from optimizer.plan import PlanResult, solve_plan
 
@@ -56,8 +56,8 @@ class Recalibration:
         return [int(a) for a in self.changes.loc[self.changes["source"] == "measured", "action_id"]]
 
     def catalog_csv(self) -> bytes:
-        """The new catalog as a CSV file (the format `load_catalog` reads)."""
-        return catalog_csv(self.catalog)
+        """The new catalog as a CSV file (the format `load_catalog` reads), formula text neutralized."""
+        return catalog_csv_bytes(self.catalog)
 
 
 def recalibrate_catalog(catalog: pd.DataFrame, measurement: Measurement) -> Recalibration:
