@@ -17,6 +17,8 @@ import pandas as pd
 import sqlalchemy as sa
 from alembic import op
 
+from optimizer.csvout import csv_bytes
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -84,7 +86,8 @@ def _assignments_blob(rows: Sequence[Any], id_kind: str) -> tuple[str, dict, byt
     )[[*ASSIGNMENT_COLUMNS, "holdout"]]
     kinds = {c: "str" for c in TEXTS} | {c: "float" for c in FLOATS}
     kinds |= {"customer_id": "int" if id_kind == "int" else "str", "action_id": "int", "holdout": "bool"}
-    data = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    # The history's own blob writer (quoting only, values kept exactly), as `PlanHistory` writes new plans.
+    data = csv_bytes(frame, neutralize=False)
     return hashlib.sha256(data).hexdigest(), {c: kinds[c] for c in frame.columns}, _gzip(data)
 
 
