@@ -302,29 +302,6 @@ def measurement_overview(measurement: Measurement) -> str:
     )
 
 
-def measurement_table(measurement: Measurement) -> pd.DataFrame:
-    """Per action: both groups (churned / customers, rate), measured vs catalog uplift, the verdict."""
-    t = measurement.table
-    return pd.DataFrame(
-        {
-            "Action": t["action_name"].to_numpy(),
-            "Treated": t["treated_n"].to_numpy(dtype=int),
-            "Treated churned": t["treated_churned"].to_numpy(dtype=int),
-            "Treated churn rate": t["treated_churn_rate"].astype(float).to_numpy(),
-            "Holdout": t["holdout_n"].to_numpy(dtype=int),
-            "Holdout churned": t["holdout_churned"].to_numpy(dtype=int),
-            "Holdout churn rate": t["holdout_churn_rate"].astype(float).to_numpy(),
-            "Churn prevented (points)": t["churn_rate_difference"].astype(float).to_numpy(),
-            "Measured uplift": t["measured_uplift"].astype(float).to_numpy(),
-            "95% CI low": t["uplift_ci_low"].astype(float).to_numpy(),
-            "95% CI high": t["uplift_ci_high"].astype(float).to_numpy(),
-            "Catalog estimate": t["catalog_uplift"].astype(float).to_numpy(),
-            "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
-            "Warning": t["warning"].to_numpy(),
-        }
-    )
-
-
 def _interval_text(low: float, high: float) -> str:
     if not (math.isfinite(low) and math.isfinite(high)):
         return "–"

@@ -18,16 +18,14 @@ class Preset:
     settings: PlanSettings
     catalog_file: str  # a catalog CSV in data/
     catalog_label: str
-    description: str
 
 
 PRESETS = {
-    DEFAULT_PRESET: Preset(
-        PlanSettings(),
-        DEFAULT_CATALOG_FILE,
-        "default catalog (data/actions.csv)",
-        "The product defaults: 9 actions including retention calls, policies rounded up.",
-    ),
+    # The product defaults: 9 actions including retention calls, policies rounded up.
+    DEFAULT_PRESET: Preset(PlanSettings(), DEFAULT_CATALOG_FILE, "default catalog (data/actions.csv)"),
+    # The 2025-11-05 report's baseline: its 8-action catalog (no calls; in-app and push offers only for
+    # CLV in (300, 1000]), $150, 120 emails, 100 push/in-app, 60/40/50/15%, threshold 0.7, policy counts
+    # rounded down.
     REPORT_PRESET: Preset(
         PlanSettings(
             budget=150.0,
@@ -43,9 +41,6 @@ PRESETS = {
         ),
         REPORT_CATALOG_FILE,
         "report catalog (data/catalog_report_2025.csv)",
-        "The 2025-11-05 report's baseline: its 8-action catalog (no calls; in-app and push offers only for "
-        "CLV in (300, 1000]), $150, 120 emails, 100 push/in-app, 60/40/50/15%, threshold 0.7, policy "
-        "counts rounded down.",
     ),
 }
 PRESET_OPTIONS = (DEFAULT_PRESET, REPORT_PRESET, CUSTOM_PRESET)  # the sidebar's selector
