@@ -14,6 +14,7 @@ from typing import Protocol
 from app_lib import history_store, loaders, session, tables
 from app_lib.runner import RunRecord
 from optimizer import InputError
+from optimizer.loop.comparison import PlanComparison, compare_plans
 from optimizer.loop.history import SavedPlan
 
 # Page-local session keys (widget keys among them: the plan and comparison selectors, the tabs, the label).
@@ -62,6 +63,15 @@ def comparison_default(plan_id: int, plan_ids: Sequence[int], current: int | Non
         return current
     older = [i for i in others if i < plan_id]
     return older[0] if older else (others[0] if others else None)
+
+
+def compare_saved(plan_id: int, other_id: int) -> PlanComparison:
+    """Two saved plans side by side, the older one first (labels '#2', '#5'), so the changes read as what
+    the later plan did differently."""
+    older, newer = sorted(
+        (history_store.load_plan(plan_id), history_store.load_plan(other_id)), key=lambda p: p.id
+    )
+    return compare_plans(older, newer, labels=(f"#{older.id}", f"#{newer.id}"))
 
 
 # --- callbacks (run before the page is drawn) --------------------------------------------------------------

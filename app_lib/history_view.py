@@ -258,6 +258,22 @@ def comparison_settings(comparison: PlanComparison) -> pd.DataFrame:
     )
 
 
+def changed_customers_table(comparison: PlanComparison) -> pd.DataFrame:
+    """The customers whose action differs between the two plans: Customer, Action in #a, Action in #b,
+    Change."""
+    a, b = comparison.labels
+    shown = comparison.customers.rename(
+        columns={
+            "customer_id": "Customer",
+            "action_a": f"Action in {a}",
+            "action_b": f"Action in {b}",
+            "change": "Change",
+        }
+    )
+    shown["Customer"] = shown["Customer"].astype(str)
+    return shown
+
+
 def action_mix_figure(comparison: PlanComparison) -> go.Figure:
     """Customers per action in plan A and plan B, side by side."""
     a, b = comparison.labels
@@ -281,6 +297,14 @@ def action_mix_figure(comparison: PlanComparison) -> go.Figure:
 
 
 # --- measured uplift -----------------------------------------------------------------------------------
+
+
+def simulation_actions(plan: SavedPlan) -> list[tuple[int, str, float]]:
+    """(action id, name, catalog uplift) of every action the plan uses, by id: the simulation form's
+    inputs, each starting at the catalog's estimate."""
+    used = plan.plan_rows.groupby("action_id")["action_name"].first().sort_index()
+    estimates = plan.catalog.set_index("action_id")["uplift"]
+    return [(int(i), str(name), float(estimates.loc[i])) for i, name in used.items()]
 
 
 def evidence_rule_text(rule: SufficiencyRule) -> str:

@@ -10,7 +10,6 @@ from app_lib import history_view as view
 from app_lib.formatting import count, esc, metric_money, money, percent
 from app_lib.page import setup
 from optimizer import to_csv_bytes
-from optimizer.loop.comparison import compare_plans
 
 context = setup("history", "History")
 st.title(":material/history: Plan history")
@@ -191,9 +190,8 @@ if compare_tab.open:
         else:
             ss[logic.OTHER] = logic.comparison_default(plan.id, list(labels), ss.get(logic.OTHER))
             other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key=logic.OTHER)
-            # The older plan first, so changes read as "what the later plan did differently"
-            older, newer = sorted((plan, history_store.load_plan(other_id)), key=lambda p: p.id)
-            comparison = compare_plans(older, newer, labels=(f"#{older.id}", f"#{newer.id}"))
+            comparison = logic.compare_saved(plan.id, other_id)
+            older, newer = comparison.labels
             left, right = st.columns(2)
             with left:
                 st.markdown("**Settings**")
@@ -203,7 +201,7 @@ if compare_tab.open:
                     Setting=st.column_config.TextColumn(width="medium"),
                 )
             with right:
-                st.markdown(f"**KPIs** (change = #{newer.id} − #{older.id})")
+                st.markdown(f"**KPIs** (change = {newer} − {older})")
                 ui.table(
                     view.kpi_text_table(view.comparison_kpis(comparison)),
                     key="hist_cmp_kpis",
@@ -212,20 +210,11 @@ if compare_tab.open:
             st.plotly_chart(view.action_mix_figure(comparison), key="hist_cmp_mix")
             st.caption(
                 f"Customers: {comparison.same:,} with the same action, {comparison.switched:,} switched, "
-                f"{comparison.only_a:,} only in #{older.id}, {comparison.only_b:,} only in #{newer.id}."
+                f"{comparison.only_a:,} only in {older}, {comparison.only_b:,} only in {newer}."
             )
             if len(comparison.customers):
                 with st.expander(f"The {len(comparison.customers):,} customers whose action differs"):
-                    shown = comparison.customers.rename(
-                        columns={
-                            "customer_id": "Customer",
-                            "action_a": f"Action in #{older.id}",
-                            "action_b": f"Action in #{newer.id}",
-                            "change": "Change",
-                        }
-                    )
-                    shown["Customer"] = shown["Customer"].astype(str)
-                    ui.paged_table(shown, "hist_cmp_customers")
+                    ui.paged_table(view.changed_customers_table(comparison), "hist_cmp_customers")
 
 if outcomes_tab.open:
     with outcomes_tab:
@@ -251,8 +240,6 @@ if outcomes_tab.open:
                 "set: treated customers churn with probability p × (1 − true uplift), held-out and untreated "
                 "ones with p. The same seed always draws the same outcomes."
             )
-            used = sorted(plan.plan_rows.groupby("action_id")["action_name"].first().items())
-            estimates = plan.catalog.set_index("action_id")["uplift"]
             with st.form(f"hist_simulate_form_{plan.id}", border=False):
                 inputs = st.columns(3)
                 truth = {
@@ -260,12 +247,12 @@ if outcomes_tab.open:
                         f"True uplift: {name}",
                         min_value=-1.0,
                         max_value=1.0,
-                        value=float(estimates.loc[action_id]),
+                        value=estimate,
                         step=0.01,
                         format="%.3f",
                         key=f"hist_truth_{plan.id}_{action_id}",
                     )
-                    for i, (action_id, name) in enumerate(used)
+                    for i, (action_id, name, estimate) in enumerate(view.simulation_actions(plan))
                 }
                 seed = st.number_input("Seed", min_value=0, value=1, step=1, key=f"hist_seed_{plan.id}")
                 if st.form_submit_button("Draw outcomes", icon=":material/casino:"):

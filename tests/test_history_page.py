@@ -227,3 +227,28 @@ def test_plan_caption_and_measurement_overview(history_url):
     )
     assert f"({o['treated_churned']:,} of {o['treated_n']:,})" in text
     assert o["treated_n"] + o["holdout_n"] == len(plan.assignments)
+
+
+def test_two_saved_plans_compare_older_first(history_url):
+    first, second = saved_plan(history_url, 150.0), saved_plan(history_url, 400.0)
+    for a, b in ((second, first), (first, second)):
+        comparison = logic.compare_saved(a, b)
+        assert comparison.labels == ("#1", "#2"), "the older plan first, whichever is open"
+    plans = [history_store.load_plan(i) for i in (first, second)]
+    treated = [set(p.assignments["customer_id"].astype(str)) for p in plans]
+    assert comparison.only_a + comparison.same + comparison.switched == len(treated[0])
+    assert comparison.only_b + comparison.same + comparison.switched == len(treated[1])
+    changed = view.changed_customers_table(comparison)
+    assert list(changed.columns) == ["Customer", "Action in #1", "Action in #2", "Change"]
+    assert len(changed) == comparison.switched + comparison.only_a + comparison.only_b
+    assert changed["Customer"].is_unique
+
+
+def test_simulation_form_starts_at_the_catalog_estimates(history_url):
+    plan = history_store.load_plan(saved_plan(history_url))
+    actions = view.simulation_actions(plan)
+    used = sorted(set(plan.plan_rows["action_id"]))
+    assert [a for a, _, _ in actions] == used
+    catalog = plan.catalog.set_index("action_id")
+    for action_id, name, estimate in actions:
+        assert name == catalog.loc[action_id, "action_name"] and estimate == catalog.loc[action_id, "uplift"]
