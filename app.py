@@ -6,7 +6,7 @@ sidebar holds the settings and the Run button. Other pages live in `pages/`.
 
 import streamlit as st
 
-from app_lib import figures, results_view, state, tables
+from app_lib import figures, results_view, session, tables
 from app_lib.formatting import count, esc, money, percent, share
 from app_lib.page import require_cohort, setup
 
@@ -20,19 +20,19 @@ ss = st.session_state
 settings = context.settings
 
 st.success(
-    f"Loaded {len(cohort):,} customers with predictions and features from {esc(ss[state.COHORT_LABEL])}.",
+    f"Loaded {len(cohort):,} customers with predictions and features from {esc(ss[session.COHORT_LABEL])}.",
     icon=":material/check_circle:",
 )
 
-record = ss.get(state.LAST_RUN)
+record = ss.get(session.LAST_RUN)
 if record is not None:
     st.subheader("Latest plan", divider="green")
-    if not state.run_is_current(record):
+    if not session.run_is_current(record):
         st.warning(
             "Settings, catalog or data changed since this run: click **Run optimization** to update it.",
             icon=":material/warning:",
         )
-    results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN), heading=False)
+    results_view.render_outcome(record, ss.get(session.PREVIOUS_RUN), heading=False)
     st.page_link(
         "pages/2_Results.py",
         label="Open the full results: plan breakdown, constraint analysis, exports",

@@ -13,11 +13,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from app_lib.figures import DARK_GREEN, GREEN, GREY, HEIGHT, RED, _layout
-from app_lib.formatting import money, percent, signed_money
+from app_lib.formatting import esc, money, percent, signed_money
 from optimizer.loop.comparison import SETTING_LABELS, PlanComparison
-from optimizer.loop.outcomes import Measurement
+from optimizer.loop.history import SavedPlan
+from optimizer.loop.outcomes import Measurement, SufficiencyRule
 from optimizer.loop.recalibrate import Recalibration, Reoptimization
 from optimizer.model import PlanSettings
+
+FILE_LABELS = {
+    "treatment_plan": "Treatment plan",
+    "email_list": "Email list",
+    "push_list": "Push/in-app list",
+    "call_queue": "Call queue",
+}
+PROBLEMS_LISTED = 20  # problems of an upload listed in its message (all of them in a table below it)
 
 # --- saved plans ---------------------------------------------------------------------------------------
 
@@ -30,6 +39,23 @@ def plan_choice_label(row) -> str:
     parts.append(f"budget ${row['budget']:,.0f}")
     parts.append(f"net ${row['net_value']:,.2f}")
     return " · ".join(parts)
+
+
+def file_label(name: str) -> str:
+    """'Call queue' for 'call_queue_2025-11-05.csv': a saved file's button label (its name if unknown)."""
+    return FILE_LABELS.get(name.rsplit("_", 1)[0], name)
+
+
+def plan_caption(plan: SavedPlan) -> str:
+    """The line under a saved plan's KPIs (Markdown, escaped): when and by whom it was saved, the solver,
+    the holdout and the input fingerprint."""
+    by = f" by {esc(plan.created_by)}" if plan.created_by else ""
+    return (
+        f"Plan date {plan.plan_date.isoformat()}, saved {esc(plan.created_at.replace('T', ' ')[:16])} UTC"
+        f"{by}. Solved by {esc(plan.solver_report.solver.capitalize())} ({plan.status}). "
+        f"{int(plan.holdout.sum()):,} customers held out ({percent(100 * plan.holdout_rate, 0)} per "
+        f"action, seed {plan.holdout_seed}). Input fingerprint {plan.input_fingerprint[:16]}."
+    )
 
 
 def plans_table(plans: pd.DataFrame) -> pd.DataFrame:
@@ -134,6 +160,35 @@ def assignments_table(plan_rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def outcome_labels(files: pd.DataFrame) -> dict[int, str]:
+    """Outcome files of a plan (`PlanHistory.list_outcomes`, newest first): id -> '#2 outcomes.csv
+    (uploaded 2025-12-05 09:12 UTC)'."""
+    return {
+        int(r.id): f"#{r.id} {r.file_name} (uploaded {r.uploaded_at.replace('T', ' ')[:16]} UTC)"
+        for r in files.itertuples()
+    }
+
+
+def problem_text(row: dict) -> str:
+    """'row 3, column churned: churned must be 0 or 1 ...' for a row of `tables.problem_rows`."""
+    where = [f"row {row['Row']}" if row["Row"] else "", f"column {row['Column']}" if row["Column"] else ""]
+    where = ", ".join(w for w in where if w)
+    return f"{where}: {row['Problem']}" if where else row["Problem"]
+
+
+def problems_message(name: str, rows: list[dict], listed: int = PROBLEMS_LISTED) -> str:
+    """Why an uploaded outcomes file was not used (Markdown, escaped): its first `listed` problems, and how
+    many more there are."""
+    lines = "\n".join(f"- {esc(problem_text(r))}" for r in rows[:listed])
+    more = len(rows) - listed
+    return (
+        f"{esc(name)} was not used: {len(rows)} problem(s). Rows are numbered as in a spreadsheet "
+        "(the header is row 1). Fix them and upload the file again.\n\n"
+        + lines
+        + (f"\n\n… and {more:,} more (all in the table below)." if more > 0 else "")
+    )
+
+
 # --- two plans side by side -----------------------------------------------------------------------------
 
 
@@ -203,6 +258,22 @@ def comparison_settings(comparison: PlanComparison) -> pd.DataFrame:
     )
 
 
+def changed_customers_table(comparison: PlanComparison) -> pd.DataFrame:
+    """The customers whose action differs between the two plans: Customer, Action in #a, Action in #b,
+    Change."""
+    a, b = comparison.labels
+    shown = comparison.customers.rename(
+        columns={
+            "customer_id": "Customer",
+            "action_a": f"Action in {a}",
+            "action_b": f"Action in {b}",
+            "change": "Change",
+        }
+    )
+    shown["Customer"] = shown["Customer"].astype(str)
+    return shown
+
+
 def action_mix_figure(comparison: PlanComparison) -> go.Figure:
     """Customers per action in plan A and plan B, side by side."""
     a, b = comparison.labels
@@ -228,26 +299,30 @@ def action_mix_figure(comparison: PlanComparison) -> go.Figure:
 # --- measured uplift -----------------------------------------------------------------------------------
 
 
-def measurement_table(measurement: Measurement) -> pd.DataFrame:
-    """Per action: both groups (churned / customers, rate), measured vs catalog uplift, the verdict."""
-    t = measurement.table
-    return pd.DataFrame(
-        {
-            "Action": t["action_name"].to_numpy(),
-            "Treated": t["treated_n"].to_numpy(dtype=int),
-            "Treated churned": t["treated_churned"].to_numpy(dtype=int),
-            "Treated churn rate": t["treated_churn_rate"].astype(float).to_numpy(),
-            "Holdout": t["holdout_n"].to_numpy(dtype=int),
-            "Holdout churned": t["holdout_churned"].to_numpy(dtype=int),
-            "Holdout churn rate": t["holdout_churn_rate"].astype(float).to_numpy(),
-            "Churn prevented (points)": t["churn_rate_difference"].astype(float).to_numpy(),
-            "Measured uplift": t["measured_uplift"].astype(float).to_numpy(),
-            "95% CI low": t["uplift_ci_low"].astype(float).to_numpy(),
-            "95% CI high": t["uplift_ci_high"].astype(float).to_numpy(),
-            "Catalog estimate": t["catalog_uplift"].astype(float).to_numpy(),
-            "Enough evidence": np.where(t["sufficient"].to_numpy(dtype=bool), "yes", "no"),
-            "Warning": t["warning"].to_numpy(),
-        }
+def simulation_actions(plan: SavedPlan) -> list[tuple[int, str, float]]:
+    """(action id, name, catalog uplift) of every action the plan uses, by id: the simulation form's
+    inputs, each starting at the catalog's estimate."""
+    used = plan.plan_rows.groupby("action_id")["action_name"].first().sort_index()
+    estimates = plan.catalog.set_index("action_id")["uplift"]
+    return [(int(i), str(name), float(estimates.loc[i])) for i, name in used.items()]
+
+
+def evidence_rule_text(rule: SufficiencyRule) -> str:
+    """'at least 30 holdout and 30 treated customers and a 95% interval at most 0.50 wide'."""
+    return (
+        f"at least {rule.min_holdout} holdout and {rule.min_treated} treated customers and a 95% interval "
+        f"at most {rule.max_ci_width:.2f} wide"
+    )
+
+
+def measurement_overview(measurement: Measurement) -> str:
+    """The sentence above the uplift table: rows matched, and treated vs holdout churn over all actions."""
+    o = measurement.overall
+    return (
+        f"{measurement.outcome_rows:,} outcome rows; {measurement.matched:,} of the plan's customers "
+        f"matched. All actions together: treated churn {percent(100 * o['treated_churn_rate'])} "
+        f"({o['treated_churned']:,} of {o['treated_n']:,}), holdout churn "
+        f"{percent(100 * o['holdout_churn_rate'])} ({o['holdout_churned']:,} of {o['holdout_n']:,})."
     )
 
 

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from app_lib.formatting import money, percent
+from optimizer.solvers import SolveStatus
 
 
 @dataclass(frozen=True)
@@ -129,18 +130,6 @@ def budget_levels(low: float, high: float, step: float, limit: int = 60) -> list
     return levels
 
 
-def nice_step(span: float, points: int = 12) -> float:
-    """The largest round step (1, 2, 2.5, 5 x 10^k) giving at least `points` levels over `span`."""
-    if span <= 0:
-        return 1.0
-    raw = span / max(points - 1, 1)
-    magnitude = 10 ** math.floor(math.log10(raw))
-    for factor in (5, 2.5, 2, 1):
-        if factor * magnitude <= raw + 1e-9:
-            return float(factor * magnitude)
-    return float(magnitude)
-
-
 def scenario_table(sweep: pd.DataFrame) -> pd.DataFrame:
     """The scenario comparison table: one row per budget, ascending."""
     frame = sweep.sort_values("budget").reset_index(drop=True)
@@ -148,7 +137,7 @@ def scenario_table(sweep: pd.DataFrame) -> pd.DataFrame:
         {
             "Budget": frame["budget"].to_numpy(dtype=float),
             "Status": frame["status"]
-            .map({"optimal": "Optimal", "infeasible": "Infeasible"})
+            .map({SolveStatus.OPTIMAL: "Optimal", SolveStatus.INFEASIBLE: "Infeasible"})
             .fillna(frame["status"]),
             "Customers": frame["customers_treated"].astype("Float64").to_numpy(),
             "Churn prevented": frame["expected_churn_reduction"].astype(float).to_numpy(),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from app_lib import auth, sidebar, state
+from app_lib import auth, session, sidebar
 from app_lib.formatting import esc
 from optimizer import PlanSettings
 
@@ -28,18 +28,20 @@ def setup(page: str, title: str) -> PageContext:
         layout="wide",
     )
     mode = auth.require_access()
-    state.init_state()
+    session.init_state()
     settings = sidebar.render(page)
     auth.render_access_note(mode)
     ss = st.session_state
-    return PageContext(page=page, cohort=ss.get(state.COHORT), catalog=ss[state.CATALOG], settings=settings)
+    return PageContext(
+        page=page, cohort=ss.get(session.COHORT), catalog=ss[session.CATALOG], settings=settings
+    )
 
 
 def require_cohort(context: PageContext) -> pd.DataFrame:
     """The loaded cohort, or an explanation and a way to load one (and the page stops)."""
     if context.cohort is not None:
         return context.cohort
-    problems = st.session_state.get(state.COHORT_ERROR) or []
+    problems = st.session_state.get(session.COHORT_ERROR) or []
     st.error(
         "Unable to load customer data. The bundled 250-customer files (data/prediction\\_250.csv and "
         "data/test\\_250.csv) are not available" + (": " + esc("; ".join(problems)) if problems else ".")

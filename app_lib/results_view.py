@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_lib import sidebar
+from app_lib import controller
 from app_lib.formatting import count, esc, metric_money, money, percent, signed_money
 from app_lib.runner import RunRecord
 from app_lib.solver_text import gap_text, proven_optimal, solver_summary
 from app_lib.tables import roi_grade
+from optimizer.model import SETTING_LABELS
+from optimizer.solvers import SolveStatus
 
 
 def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool = True) -> bool:
     """Draw the run's headline (under a 'Key performance indicators' heading unless `heading` is False).
     Returns True when there is a plan to show in detail."""
-    ss = st.session_state
     result = record.result
-    if result.status == "infeasible":
+    if result.status == SolveStatus.INFEASIBLE:
         diagnosis = result.diagnosis
         st.error(
             "**These settings cannot all be met**, so there is no plan this week.", icon=":material/block:"
@@ -30,18 +31,15 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
             if diagnosis.suggestions:
                 st.markdown("**Any one of these changes makes the plan feasible:**")
                 st.markdown("\n".join(f"- {esc(s.text)}" for s in diagnosis.suggestions))
-            if diagnosis.nearest is not None:
-                nearest = diagnosis.nearest
-                bounds = ss.get(sidebar.BOUNDS)
-                if bounds is not None and nearest.budget != record.settings.budget:
-                    nearest = nearest.with_changes(budget=sidebar.snap_budget(nearest.budget, bounds))
+            nearest = controller.nearest_settings(record)
+            if nearest is not None:
                 change = describe_change(record.settings, nearest)
                 st.button(
                     f"Apply the nearest feasible settings ({change}) and run",
                     icon=":material/auto_fix_high:",
                     type="primary",
                     key="res_apply_nearest",
-                    on_click=sidebar.request_run_with,
+                    on_click=controller.request_run,
                     args=(nearest,),
                     help="Changes only the first suggested setting and runs the optimization again.",
                 )
@@ -66,7 +64,7 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
     )
     k = result.kpis
     previous_k = previous.result.kpis if previous is not None else None
-    if result.status == "optimal":
+    if result.status == SolveStatus.OPTIMAL:
         st.success(
             "Optimization complete: this plan is proven optimal for these settings."
             if proven_optimal(result.solver_report)
@@ -166,23 +164,11 @@ def _change(value: float, previous: float | None) -> str | None:
     return signed_money(difference, tile=True) + " vs previous"
 
 
-SETTING_LABELS = {
-    "budget": "budget",
-    "email_capacity": "email capacity",
-    "push_capacity": "push/in-app capacity",
-    "call_capacity": "call capacity",
-    "min_high_risk": "min high-risk coverage",
-    "min_premium": "min Premium coverage",
-    "max_saturation": "max action saturation",
-    "min_segment": "min segment coverage",
-    "high_risk_threshold": "high-risk threshold",
-}
-
-
 def describe_change(old, new) -> str:
     """'budget $145' / 'min segment coverage 10%': what `new` changes compared with `old`."""
     parts = []
-    for field, label in SETTING_LABELS.items():
+    for field, name in SETTING_LABELS.items():
+        label = name[0].lower() + name[1:]  # mid-sentence: 'min Premium coverage'
         before, after = getattr(old, field), getattr(new, field)
         if before == after:
             continue
@@ -192,6 +178,8 @@ def describe_change(old, new) -> str:
             shown = "no limit" if after is None else f"{after:,.0f}"
         elif field == "high_risk_threshold":
             shown = f"{after:.2f}"
+        elif field == "coverage_rounding":
+            shown = {"ceil": "up", "floor": "down"}.get(after, after)
         else:
             shown = f"{after:.0%}"
         parts.append(f"{label} {shown}")

@@ -52,7 +52,6 @@ class RunRecord:
     exports: Exports | None
     seconds: float
     high_risk_customers: int
-    stage_seconds: dict[str, float] = field(default_factory=dict)
     finished_at: dt.datetime = field(default_factory=dt.datetime.now)
     number: int = 1  # the session's run counter
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
@@ -117,10 +116,8 @@ def run_plan(
     multipliers and plan (a re-plan after moving a slider)."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
-    timings: dict[str, float] = {}
 
     def stage(index: int) -> None:
-        timings[STAGES[index][1]] = time.perf_counter() - started
         report(*STAGES[index])
 
     stage(0)
@@ -170,7 +167,6 @@ def run_plan(
         exports=exports,
         seconds=seconds,
         high_risk_customers=high_risk,
-        stage_seconds=timings,
         cohort=cohort,
         catalog=catalog,
     )

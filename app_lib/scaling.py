@@ -7,13 +7,11 @@ stay as they are; the budget and the capacities are amounts per week and scale w
 
 from __future__ import annotations
 
-import math
-
 from app_lib.formatting import money
+from app_lib.nice import nice_up
 from optimizer import PlanSettings
 
 BASE_CUSTOMERS = 250  # the presets' cohort size (the bundled and the report's weekly cohorts)
-_STEPS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000)
 CAPACITY_FIELDS = (
     ("email_capacity", "email"),
     ("push_capacity", "push/in-app"),
@@ -21,27 +19,10 @@ CAPACITY_FIELDS = (
 )
 
 
-def round_step(value: float, points: int = 100) -> float:
-    """The step a scaled amount is rounded to: the smallest 1/2/5/10/25/50 x 10^k step that leaves at most
-    `points` steps below the value (45,000 -> 500, 199.8 -> 2, 26.6 -> 1)."""
-    for step in _STEPS:
-        if value / step <= points:
-            return float(step)
-    return float(_STEPS[-1])
-
-
-def nice_up(value: float, points: int = 100) -> float:
-    """Round up to `round_step` (rounding up never makes a budget or a capacity harder to meet)."""
-    if value <= 0:
-        return 0.0
-    step = round_step(value, points)
-    return float(math.ceil(round(value / step, 9)) * step)
-
-
 def scale_settings(settings: PlanSettings, customers: int, base: int = BASE_CUSTOMERS) -> PlanSettings:
     """`settings` written for `base` customers, for `customers`: budget and capacities x customers / base,
-    rounded up to a nice number; no capacity limit stays none; everything else unchanged. The same size
-    gives the settings back unchanged."""
+    rounded up to a nice number (`nice.nice_up`); no capacity limit stays none; everything else unchanged.
+    The same size gives the settings back unchanged."""
     if customers == base or customers <= 0 or base <= 0:
         return settings
     factor = customers / base

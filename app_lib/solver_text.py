@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from app_lib.formatting import money
 from optimizer.plan import SolverReport
-from optimizer.solvers import GUROBI_SIZE_LIMIT
+from optimizer.solvers import GUROBI_SIZE_LIMIT, SolveStatus
 
 SOLVER_NAMES = {
     "gurobi": "Gurobi, exact MILP",
@@ -38,17 +38,17 @@ def gap_text(gap: float | None) -> str:
 
 def proven_optimal(report: SolverReport) -> bool:
     """Optimal with nothing left to close (the decomposition may stop at a tiny, certified gap)."""
-    return report.status == "optimal" and not (report.mip_gap or 0.0) > 0.0
+    return report.status == SolveStatus.OPTIMAL and not (report.mip_gap or 0.0) > 0.0
 
 
 def _proof(report: SolverReport) -> str:
-    if report.status == "optimal":
+    if report.status == SolveStatus.OPTIMAL:
         if proven_optimal(report):
             return "proven optimal"
         return f"optimal within its certified gap of {gap_text(report.mip_gap)}"
-    if report.status == "infeasible":
+    if report.status == SolveStatus.INFEASIBLE:
         return "proven infeasible (no plan meets every setting)"
-    if report.status == "time_limit":
+    if report.status == SolveStatus.TIME_LIMIT:
         return "stopped at the time limit"
     return f"no plan found ({report.status})"
 

@@ -4,7 +4,7 @@ from functools import partial
 
 import streamlit as st
 
-from app_lib import figures, history_store, results_view, state, tables, ui
+from app_lib import controller, figures, history_page, results_view, session, tables, ui
 from app_lib.formatting import esc, money, percent
 from app_lib.page import require_cohort, setup
 from optimizer.model import RowFamily
@@ -13,7 +13,7 @@ context = setup("results", "Results")
 st.title(":material/insights: Optimization results")
 require_cohort(context)
 ss = st.session_state
-record = ss.get(state.LAST_RUN)
+record = ss.get(session.LAST_RUN)
 if record is None:
     st.info(
         "No plan yet. Adjust the settings in the sidebar and click **Run optimization**.",
@@ -21,7 +21,7 @@ if record is None:
     )
     st.stop()
 
-if not state.run_is_current(record):
+if not session.run_is_current(record):
     st.warning(
         "These results are out of date: the settings, the action catalog or the customer data changed "
         "since this run. Click **Run optimization** to update them.",
@@ -31,7 +31,7 @@ if not state.run_is_current(record):
 result = record.result
 st.caption(f"Data: {esc(record.cohort_label)}; catalog: {esc(record.catalog_label)}.")
 
-if not results_view.render_outcome(record, ss.get(state.PREVIOUS_RUN)):
+if not results_view.render_outcome(record, ss.get(session.PREVIOUS_RUN)):
     st.stop()
 assignments = result.assignments
 
@@ -122,15 +122,6 @@ with right:
 # --- exports ---------------------------------------------------------------------------------------
 
 
-def save_to_history(run) -> None:
-    """Download/Save callback (runs before the page is drawn again): keep the run in the plan history."""
-    try:
-        history_store.save_run(run)
-        ss.pop("res_save_error", None)
-    except Exception as error:  # a database failure must not break the download
-        ss["res_save_error"] = f"{type(error).__name__}: {error}"
-
-
 st.subheader("Export treatment plans", divider="green")
 exports = record.exports
 if exports is not None:
@@ -158,8 +149,8 @@ if exports is not None:
             mime="text/csv",
             icon=icon,
             key=f"res_download_{kind}",
-            on_click=save_to_history,  # an exported plan is saved (once per run)
-            args=(record,),
+            on_click=history_page.save_run,  # an exported plan is saved (once per run)
+            args=(record, "res_save_error"),
             width="stretch",
         )
         col.caption(name)
@@ -181,8 +172,8 @@ if exports is not None:
             "Save without downloading",
             icon=":material/save:",
             key="res_save",
-            on_click=save_to_history,
-            args=(record,),
+            on_click=history_page.save_run,
+            args=(record, "res_save_error"),
             width="stretch",
         )
     if ss.get("res_save_error"):
@@ -215,7 +206,7 @@ with st.expander("Implementation guide", icon=":material/menu_book:"):
 # Marginal values take several re-solves: computed last, so everything above is already on screen.
 with marginal_slot:
     with st.spinner("Pricing each limit (re-solving)…"):
-        marginal_values = record.ensure_marginal(state.record_problem(record))
+        marginal_values = controller.marginal_values(record)
     marginal = tables.marginal_table(marginal_values) if marginal_values is not None else None
     if marginal is None or marginal.empty:
         st.success(

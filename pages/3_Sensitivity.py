@@ -1,11 +1,11 @@
 """Sensitivity: net value, ROI, reach and churn prevented across weekly budgets; the knee of the curve."""
 
-import math
 import time
 
 import streamlit as st
 
-from app_lib import figures, insights, state, ui
+from app_lib import controller, figures, insights, ui
+from app_lib.bounds import sweep_range
 from app_lib.formatting import esc, metric_money, money, percent
 from app_lib.page import require_cohort, setup
 from optimizer import to_csv_bytes
@@ -19,21 +19,18 @@ st.caption(
 cohort = require_cohort(context)
 ss = st.session_state
 settings = context.settings
-bounds = state.slider_bounds(ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], cohort, context.catalog)
-check = state.preflight(
-    ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN], state.settings_key(settings), cohort, context.catalog
-)
+inputs = controller.current_inputs()
+bounds = controller.slider_bounds(inputs)
+check = controller.preflight(inputs, settings)
+tokens = (inputs.cohort_token, inputs.catalog_token)
 
 # Defaults: from the least budget the policies need to where extra budget stops mattering, ~12 levels.
-default_low = float(check.minimum_budget or 0.0)
-default_low = float(math.ceil(round(default_low / bounds.budget_step, 9)) * bounds.budget_step)
-default_high = float(max(bounds.budget_max, default_low + bounds.budget_step))
-default_step = insights.nice_step(default_high - default_low, 12)
+default_low, default_high, default_step = sweep_range(bounds, check.minimum_budget)
 # A different cohort or catalog (e.g. a 75,000-customer upload) gets its own range; typed values stay.
-if ss.get("sens_range_for") != (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN]):
+if ss.get("sens_range_for") != tokens:
     for key in ("sens_min", "sens_max", "sens_step"):
         ss.pop(key, None)
-    ss["sens_range_for"] = (ss[state.COHORT_TOKEN], ss[state.CATALOG_TOKEN])
+    ss["sens_range_for"] = tokens
 ss.setdefault("sens_min", default_low)
 ss.setdefault("sens_max", default_high)
 ss.setdefault("sens_step", default_step)
@@ -77,21 +74,14 @@ except ValueError as error:
 if submitted and levels:
     started = time.perf_counter()
     bar = st.progress(0.0, text="Solving…")
-    sweep = state.sweep(
-        ss[state.COHORT_TOKEN],
-        ss[state.CATALOG_TOKEN],
-        settings,
-        levels,
-        cohort,
-        context.catalog,
-        progress=lambda fraction, text: bar.progress(fraction, text=text),
+    sweep = controller.sweep(
+        inputs, settings, levels, progress=lambda fraction, text: bar.progress(fraction, text=text)
     )
     bar.empty()
     ss["sens_result"] = {
         "sweep": sweep,
         "settings": settings,
-        "cohort_token": ss[state.COHORT_TOKEN],
-        "catalog_token": ss[state.CATALOG_TOKEN],
+        "tokens": tokens,
         "seconds": time.perf_counter() - started,
     }
 
@@ -99,11 +89,7 @@ outcome = ss.get("sens_result")
 if outcome is None:
     st.info("Set the range and click **Run sensitivity analysis**.", icon=":material/info:")
     st.stop()
-if (
-    outcome["settings"] != settings
-    or outcome["cohort_token"] != ss[state.COHORT_TOKEN]
-    or outcome["catalog_token"] != ss[state.CATALOG_TOKEN]
-):
+if outcome["settings"] != settings or outcome["tokens"] != tokens:
     st.warning(
         "Settings, catalog or data changed since this analysis: run it again to update.",
         icon=":material/warning:",

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_lib import state, tables
+from app_lib import controller, loaders, session, tables
 from app_lib.formatting import esc
 from app_lib.page import setup
 from optimizer import InputError, load_catalog, to_csv_bytes, validate_catalog
@@ -15,14 +15,12 @@ st.caption(
     "which channel and for whom. Valid changes apply to the next run; action 0 is the 'No Action' baseline."
 )
 ss = st.session_state
-catalog = ss[state.CATALOG]
-st.markdown(f"Active catalog: **{esc(ss[state.CATALOG_LABEL])}** ({len(catalog)} actions).")
+catalog = ss[session.CATALOG]
+st.markdown(f"Active catalog: **{esc(ss[session.CATALOG_LABEL])}** ({len(catalog)} actions).")
 
 
 def _reset() -> None:
-    preset = state.PRESETS[state.DEFAULT_PRESET]
-    state.set_catalog(state.catalog_file(preset.catalog_file), preset.catalog_label)
-    ss[state.PRESET] = state.CUSTOM_PRESET
+    controller.reset_catalog()
     ss.pop("cat_problems", None)
 
 
@@ -34,7 +32,7 @@ segments += [s for s in catalog["eligible_segment"].astype(str).unique() if s no
 
 # The editor edits a fixed base (its edits are stored relative to it); the base is the active catalog whenever
 # the editor starts afresh: first visit, after leaving the page, after reset/upload/preset.
-editor_key = f"cat_editor_{ss[state.CATALOG_VERSION]}"
+editor_key = f"cat_editor_{ss[session.CATALOG_VERSION]}"
 if editor_key not in ss or "cat_editor_base" not in ss:
     ss["cat_editor_base"] = catalog
 edited = st.data_editor(
@@ -86,9 +84,8 @@ except InputError as error:
     st.dataframe(tables.problem_rows(error, table_rows=True), hide_index=True)
     st.caption("Row numbers count the table's rows from 1.")
 else:
-    if state.frame_token(validated) != ss[state.CATALOG_TOKEN]:
-        state.set_catalog(validated, "edited catalog", restart_editor=False)
-        ss[state.PRESET] = state.CUSTOM_PRESET
+    if loaders.frame_token(validated) != ss[session.CATALOG_TOKEN]:
+        session.set_catalog(validated, "edited catalog", restart_editor=False)
         ss["cat_flash"] = "Changes saved: they apply to the next run."
         st.rerun()  # redraw the sidebar (preset, slider ranges, preflight) for the new catalog
     if ss.get("cat_flash"):
@@ -102,7 +99,7 @@ left.button("Reset to the default catalog", icon=":material/undo:", on_click=_re
 middle.download_button(
     "Download catalog (CSV)",
     icon=":material/download:",
-    data=to_csv_bytes(ss[state.CATALOG]),
+    data=to_csv_bytes(ss[session.CATALOG]),
     file_name="action_catalog.csv",
     mime="text/csv",
     key="cat_download",
@@ -119,8 +116,7 @@ if upload is not None and ss.get("cat_uploaded") != upload.file_id:
         ss["cat_problems"] = (upload.name, tables.problem_rows(error))
     else:
         ss.pop("cat_problems", None)
-        state.set_catalog(loaded, f"uploaded catalog ({upload.name})")
-        ss[state.PRESET] = state.CUSTOM_PRESET
+        session.set_catalog(loaded, f"uploaded catalog ({upload.name})")
         ss["cat_flash"] = f"Loaded {esc(upload.name)}: it applies to the next run."
         st.rerun()
 if ss.get("cat_problems"):

@@ -4,7 +4,7 @@ bundled data."""
 import pandas as pd
 import streamlit as st
 
-from app_lib import state, ui
+from app_lib import controller, session, ui
 from app_lib.formatting import esc
 from app_lib.page import setup
 from optimizer import InputError, load_cohort, to_csv_bytes
@@ -16,10 +16,10 @@ ss = st.session_state
 
 if context.cohort is not None:
     st.success(
-        f"In use: {len(context.cohort):,} customers from {esc(ss[state.COHORT_LABEL])}.",
+        f"In use: {len(context.cohort):,} customers from {esc(ss[session.COHORT_LABEL])}.",
         icon=":material/check_circle:",
     )
-    note = state.settings_note()
+    note = session.settings_note()
     if note:
         st.info(esc(note), icon=":material/straighten:")
     for warning in unknown_subscription_warnings(context.cohort):
@@ -45,7 +45,7 @@ def problems_frame(error: InputError) -> pd.DataFrame:
 
 
 def _use_bundled() -> None:
-    problems = state.use_bundled_cohort()
+    problems = controller.use_bundled_cohort()
     ss["data_problems"] = None
     ss["data_bundled_problems"] = problems
 
@@ -88,7 +88,7 @@ if st.button(
         ss["data_problems"] = problems_frame(error)
     else:
         ss["data_problems"] = None
-        state.use_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
+        controller.use_cohort(cohort, f"uploaded files ({predictions.name} + {features.name})", "uploaded")
         st.rerun()
 
 problems = ss.get("data_problems")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from app_lib import state
+from app_lib import loaders, session
 from app_lib.formatting import esc
 from app_lib.page import setup
 from optimizer import InputError
@@ -21,7 +21,7 @@ st.caption(
     "(no real customer data) and evaluated on held-out customers it never saw; nothing is retrained here."
 )
 try:
-    report = state.model_report()
+    report = loaders.model_report()
 except InputError as error:
     st.error(
         "The saved churn model cannot be read: " + esc("; ".join(str(p) for p in error.problems)),
@@ -97,4 +97,4 @@ if cohort_tab.open:
             st.info("No cohort is loaded: open the Data page.", icon=":material/info:")
         else:
             st.plotly_chart(probability_histogram(context.cohort), key="churn_cohort_histogram")
-            st.caption(f"Probabilities of the cohort in use: {esc(st.session_state[state.COHORT_LABEL])}.")
+            st.caption(f"Probabilities of the cohort in use: {esc(st.session_state[session.COHORT_LABEL])}.")

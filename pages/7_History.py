@@ -4,24 +4,17 @@ action, recalibration of the catalog with re-optimization."""
 import pandas as pd
 import streamlit as st
 
-from app_lib import history_store, state, tables, ui
+from app_lib import history_page as logic
+from app_lib import history_store, session, ui
 from app_lib import history_view as view
 from app_lib.formatting import count, esc, metric_money, money, percent
 from app_lib.page import setup
-from optimizer import InputError, to_csv_bytes
-from optimizer.loop.comparison import compare_plans
+from optimizer import to_csv_bytes
 
 context = setup("history", "History")
 st.title(":material/history: Plan history")
 ss = st.session_state
 RULE = history_store.RULE
-FILE_LABELS = {
-    "treatment_plan": "Treatment plan",
-    "email_list": "Email list",
-    "push_list": "Push/in-app list",
-    "call_queue": "Call queue",
-}
-PROBLEMS_LISTED = 20
 
 try:
     store = history_store.plan_history()
@@ -40,56 +33,9 @@ st.caption(
 )
 
 
-def problem_text(row: dict) -> str:
-    """'row 3, column churned: churned must be 0 or 1 ...' for a row of `tables.problem_rows`."""
-    where = [f"row {row['Row']}" if row["Row"] else "", f"column {row['Column']}" if row["Column"] else ""]
-    where = ", ".join(w for w in where if w)
-    return f"{where}: {row['Problem']}" if where else row["Problem"]
-
-
-# --- callbacks (run before the page is drawn) -------------------------------------------------------------
-
-
-def _save_latest() -> None:
-    record = ss.get(state.LAST_RUN)
-    try:
-        ss["hist_plan"] = history_store.save_run(record, label=ss.get("hist_label", ""))
-        ss["hist_tabs"] = "Plan"
-        ss.pop("hist_save_error", None)
-    except Exception as error:
-        ss["hist_save_error"] = f"{type(error).__name__}: {error}"
-
-
-def _use_settings(plan_id: int) -> None:
-    plan = history_store.load_plan(plan_id)
-    ss[state.SETTINGS] = plan.settings
-    ss[state.PRESET] = state.CUSTOM_PRESET
-    ss["hist_flash"] = (plan_id, "Its settings are in the sidebar now: click Run optimization.")
-
-
-def _reopen(plan_id: int) -> None:
-    plan = history_store.load_plan(plan_id)
-    if state.frame_token(plan.cohort) != ss.get(state.COHORT_TOKEN):
-        state.set_cohort(plan.cohort, f"saved plan #{plan_id}", "uploaded")
-    state.set_catalog(plan.catalog, f"catalog of saved plan #{plan_id}")
-    ss[state.SETTINGS] = plan.settings
-    ss[state.PRESET] = state.CUSTOM_PRESET
-    ss["hist_flash"] = (
-        plan_id,
-        "Its customer data, catalog and settings are in the planner now: click Run optimization.",
-    )
-
-
-def _use_catalog(plan_id: int, outcome_id: int) -> None:
-    recalibration, _ = history_store.recalibration(plan_id, outcome_id)
-    state.set_catalog(recalibration.catalog, f"recalibrated from plan #{plan_id} (outcomes #{outcome_id})")
-    ss[state.PRESET] = state.CUSTOM_PRESET
-    ss["hist_catalog_used"] = (plan_id, outcome_id)
-
-
 # --- the latest run --------------------------------------------------------------------------------------
 
-record = ss.get(state.LAST_RUN)
+record = ss.get(session.LAST_RUN)
 with st.container(border=True):
     if record is None or record.exports is None:
         st.markdown(
@@ -108,22 +54,22 @@ with st.container(border=True):
             f"{esc(money(k.net_value))} net value, {k.customers_treated:,} customers) is not saved yet. "
             "Downloading any of its files on the Results page saves it; or save it here with a label."
         )
-        if not state.run_is_current(record):
+        if not session.run_is_current(record):
             st.caption(
                 ":orange[Settings, catalog or data changed since this run: the plan is saved as it was run.]"
             )
         with st.form("hist_save_form", border=False):
             left, right = st.columns([3, 1], vertical_alignment="bottom")
-            left.text_input("Label (optional)", key="hist_label", placeholder="e.g. week 45, budget test")
+            left.text_input("Label (optional)", key=logic.LABEL, placeholder="e.g. week 45, budget test")
             right.form_submit_button(
                 "Save the latest plan",
                 icon=":material/save:",
                 type="primary",
-                on_click=_save_latest,
+                on_click=logic.save_latest,
                 width="stretch",
             )
-    if ss.get("hist_save_error"):
-        st.error("The plan was not saved: " + esc(ss["hist_save_error"]), icon=":material/block:")
+    if ss.get(logic.SAVE_ERROR):
+        st.error("The plan was not saved: " + esc(ss[logic.SAVE_ERROR]), icon=":material/block:")
 
 # --- saved plans ----------------------------------------------------------------------------------------
 
@@ -154,27 +100,18 @@ ui.table(
     },
 )
 labels = {int(row["id"]): view.plan_choice_label(row) for _, row in plans.iterrows()}
-if ss.get("hist_plan") not in labels:
-    ss["hist_plan"] = next(iter(labels))
-plan_id = st.selectbox("Open plan", options=list(labels), format_func=labels.get, key="hist_plan")
+ss[logic.PLAN] = logic.selected(list(labels), ss.get(logic.PLAN))
+plan_id = st.selectbox("Open plan", options=list(labels), format_func=labels.get, key=logic.PLAN)
 plan = history_store.load_plan(plan_id)
 
 plan_tab, compare_tab, outcomes_tab, recalibrate_tab = st.tabs(
-    ["Plan", "Compare", "Outcomes & measured uplift", "Recalibrate"], key="hist_tabs", on_change="rerun"
+    ["Plan", "Compare", "Outcomes & measured uplift", "Recalibrate"], key=logic.TABS, on_change="rerun"
 )
 
 
-def outcome_labels(files: pd.DataFrame) -> dict[int, str]:
-    """Outcome files of a plan, newest first: id -> '#2 outcomes.csv (uploaded 2025-12-05 09:12 UTC)'."""
-    return {
-        int(r.id): f"#{r.id} {r.file_name} (uploaded {r.uploaded_at.replace('T', ' ')[:16]} UTC)"
-        for r in files.itertuples()
-    }
-
-
 outcomes = history_store.outcome_files(plan.id)
-outcome_names = outcome_labels(outcomes)
-outcome_key = f"hist_outcome_{plan.id}"
+outcome_names = view.outcome_labels(outcomes)
+outcome_key = logic.outcome_key(plan.id)
 
 if plan_tab.open:
     with plan_tab:
@@ -187,13 +124,7 @@ if plan_tab.open:
         columns[2].metric("Expected retained CLV", metric_money(k.expected_retained_clv))
         columns[3].metric("Net value", metric_money(k.net_value))
         columns[4].metric("ROI", percent(k.roi_pct, 0))
-        by = f" by {esc(plan.created_by)}" if plan.created_by else ""
-        st.caption(
-            f"Plan date {plan.plan_date.isoformat()}, saved {esc(plan.created_at.replace('T', ' ')[:16])} UTC"
-            f"{by}. Solved by {esc(plan.solver_report.solver.capitalize())} ({plan.status}). "
-            f"{int(plan.holdout.sum()):,} customers held out ({percent(100 * plan.holdout_rate, 0)} per "
-            f"action, seed {plan.holdout_seed}). Input fingerprint {plan.input_fingerprint[:16]}."
-        )
+        st.caption(view.plan_caption(plan))
         left, right = st.columns([1, 2])
         with left:
             st.markdown("**Settings**")
@@ -209,14 +140,13 @@ if plan_tab.open:
         names = history_store.file_names(plan.id)
         columns = st.columns(len(names))
         for column, name in zip(columns, names, strict=True):
-            kind = name.rsplit("_", 1)[0]
             column.download_button(
-                FILE_LABELS.get(kind, name),
+                view.file_label(name),
                 data=history_store.file_loader(plan.id, name),
                 file_name=name,
                 mime="text/csv",
                 icon=":material/download:",
-                key=f"hist_download_{kind}",
+                key=f"hist_download_{name.rsplit('_', 1)[0]}",
                 on_click="ignore",
                 width="stretch",
             )
@@ -226,7 +156,7 @@ if plan_tab.open:
             "Load its settings into the sidebar",
             icon=":material/tune:",
             key="hist_use_settings",
-            on_click=_use_settings,
+            on_click=logic.use_settings,
             args=(plan.id,),
             width="stretch",
         )
@@ -234,14 +164,14 @@ if plan_tab.open:
             "Reopen its data, catalog and settings",
             icon=":material/restore:",
             key="hist_reopen",
-            on_click=_reopen,
+            on_click=logic.reopen,
             args=(plan.id,),
             width="stretch",
             help="The planner then works on exactly what this plan was made from.",
         )
-        flash = ss.get("hist_flash")
-        if flash is not None and flash[0] == plan.id:
-            st.success(esc(ss.pop("hist_flash")[1]), icon=":material/check_circle:")
+        flash = logic.take_flash(plan.id)
+        if flash:
+            st.success(esc(flash), icon=":material/check_circle:")
         rows = plan.plan_rows
         with st.expander(f"Customers in this plan ({len(rows):,}), with the holdout flags"):
             ui.paged_table(
@@ -254,17 +184,14 @@ if plan_tab.open:
 
 if compare_tab.open:
     with compare_tab:
-        others = [i for i in labels if i != plan.id]
+        others = logic.comparison_options(plan.id, list(labels))
         if not others:
             st.info("Save a second plan to compare two plans side by side.", icon=":material/info:")
         else:
-            if ss.get("hist_other") not in others:
-                older = [i for i in others if i < plan.id]
-                ss["hist_other"] = older[0] if older else others[0]
-            other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key="hist_other")
-            # The older plan first, so changes read as "what the later plan did differently"
-            older, newer = sorted((plan, history_store.load_plan(other_id)), key=lambda p: p.id)
-            comparison = compare_plans(older, newer, labels=(f"#{older.id}", f"#{newer.id}"))
+            ss[logic.OTHER] = logic.comparison_default(plan.id, list(labels), ss.get(logic.OTHER))
+            other_id = st.selectbox("Compare with", options=others, format_func=labels.get, key=logic.OTHER)
+            comparison = logic.compare_saved(plan.id, other_id)
+            older, newer = comparison.labels
             left, right = st.columns(2)
             with left:
                 st.markdown("**Settings**")
@@ -274,7 +201,7 @@ if compare_tab.open:
                     Setting=st.column_config.TextColumn(width="medium"),
                 )
             with right:
-                st.markdown(f"**KPIs** (change = #{newer.id} − #{older.id})")
+                st.markdown(f"**KPIs** (change = {newer} − {older})")
                 ui.table(
                     view.kpi_text_table(view.comparison_kpis(comparison)),
                     key="hist_cmp_kpis",
@@ -283,20 +210,11 @@ if compare_tab.open:
             st.plotly_chart(view.action_mix_figure(comparison), key="hist_cmp_mix")
             st.caption(
                 f"Customers: {comparison.same:,} with the same action, {comparison.switched:,} switched, "
-                f"{comparison.only_a:,} only in #{older.id}, {comparison.only_b:,} only in #{newer.id}."
+                f"{comparison.only_a:,} only in {older}, {comparison.only_b:,} only in {newer}."
             )
             if len(comparison.customers):
                 with st.expander(f"The {len(comparison.customers):,} customers whose action differs"):
-                    shown = comparison.customers.rename(
-                        columns={
-                            "customer_id": "Customer",
-                            "action_a": f"Action in #{older.id}",
-                            "action_b": f"Action in #{newer.id}",
-                            "change": "Change",
-                        }
-                    )
-                    shown["Customer"] = shown["Customer"].astype(str)
-                    ui.paged_table(shown, "hist_cmp_customers")
+                    ui.paged_table(view.changed_customers_table(comparison), "hist_cmp_customers")
 
 if outcomes_tab.open:
     with outcomes_tab:
@@ -306,33 +224,13 @@ if outcomes_tab.open:
             "churn of its holdout, who were not contacted."
         )
         upload = st.file_uploader("Outcomes CSV", type=["csv"], key=f"hist_upload_{plan.id}")
-        done = ss.setdefault("hist_processed", set())
-        if upload is not None and (plan.id, upload.file_id) not in done:
-            done.add((plan.id, upload.file_id))
-            try:
-                ss[outcome_key] = history_store.add_outcomes(plan, upload.getvalue(), upload.name)
-            except InputError as error:
-                ss[f"hist_problems_{plan.id}"] = (upload.name, tables.problem_rows(error))
-            except Exception as error:  # e.g. the database is unreachable: say so, no traceback
-                problem = {"Row": "", "Column": "", "Problem": f"not stored ({type(error).__name__})"}
-                ss[f"hist_problems_{plan.id}"] = (upload.name, [problem])
-            else:
-                ss.pop(f"hist_problems_{plan.id}", None)
-                ss["hist_outcome_flash"] = f"{upload.name} is kept with plan #{plan.id}."
-                st.rerun()  # the list of saved plans above counts the new file
-        problems = ss.get(f"hist_problems_{plan.id}")
+        if logic.receive_outcomes(plan, upload):
+            st.rerun()  # the list of saved plans above counts the new file
+        problems = ss.get(logic.problems_key(plan.id))
         if problems is not None:
             name, rows = problems
-            listed = "\n".join(f"- {esc(problem_text(r))}" for r in rows[:PROBLEMS_LISTED])
-            more = len(rows) - PROBLEMS_LISTED
-            st.error(
-                f"{esc(name)} was not used: {len(rows)} problem(s). Rows are numbered as in a spreadsheet "
-                "(the header is row 1). Fix them and upload the file again.\n\n"
-                + listed
-                + (f"\n\n… and {more:,} more (all in the table below)." if more > 0 else ""),
-                icon=":material/block:",
-            )
-            if more > 0:
+            st.error(view.problems_message(name, rows), icon=":material/block:")
+            if len(rows) > view.PROBLEMS_LISTED:
                 with st.expander(f"All {len(rows):,} problems"):
                     st.dataframe(pd.DataFrame(rows), hide_index=True, key="hist_problems_table")
 
@@ -342,8 +240,6 @@ if outcomes_tab.open:
                 "set: treated customers churn with probability p × (1 − true uplift), held-out and untreated "
                 "ones with p. The same seed always draws the same outcomes."
             )
-            used = sorted(plan.plan_rows.groupby("action_id")["action_name"].first().items())
-            estimates = plan.catalog.set_index("action_id")["uplift"]
             with st.form(f"hist_simulate_form_{plan.id}", border=False):
                 inputs = st.columns(3)
                 truth = {
@@ -351,27 +247,24 @@ if outcomes_tab.open:
                         f"True uplift: {name}",
                         min_value=-1.0,
                         max_value=1.0,
-                        value=float(estimates.loc[action_id]),
+                        value=estimate,
                         step=0.01,
                         format="%.3f",
                         key=f"hist_truth_{plan.id}_{action_id}",
                     )
-                    for i, (action_id, name) in enumerate(used)
+                    for i, (action_id, name, estimate) in enumerate(view.simulation_actions(plan))
                 }
                 seed = st.number_input("Seed", min_value=0, value=1, step=1, key=f"hist_seed_{plan.id}")
                 if st.form_submit_button("Draw outcomes", icon=":material/casino:"):
-                    ss[outcome_key] = history_store.add_simulated_outcomes(plan, truth, int(seed))
-                    ss["hist_outcome_flash"] = "Simulated outcomes drawn and kept with the plan."
+                    logic.draw_outcomes(plan, truth, int(seed))
                     st.rerun()
 
-        if ss.get("hist_outcome_flash"):
-            st.success(esc(ss.pop("hist_outcome_flash")), icon=":material/check_circle:")
-        outcome_names = outcome_labels(outcomes)
+        if ss.get(logic.OUTCOME_FLASH):
+            st.success(esc(ss.pop(logic.OUTCOME_FLASH)), icon=":material/check_circle:")
         if not outcome_names:
             st.info("No outcomes for this plan yet.", icon=":material/info:")
         else:
-            if ss.get(outcome_key) not in outcome_names:
-                ss[outcome_key] = next(iter(outcome_names))
+            ss[outcome_key] = logic.selected(list(outcome_names), ss.get(outcome_key))
             left, right = st.columns([3, 1], vertical_alignment="bottom")
             outcome_id = left.selectbox(
                 "Outcomes file", options=list(outcome_names), format_func=outcome_names.get, key=outcome_key
@@ -388,13 +281,7 @@ if outcomes_tab.open:
             )
             measurement = history_store.measurement(plan.id, outcome_id)
             st.subheader("Measured uplift per action", divider="green")
-            o = measurement.overall
-            st.markdown(
-                f"{measurement.outcome_rows:,} outcome rows; {measurement.matched:,} of the plan's customers "
-                f"matched. All actions together: treated churn {percent(100 * o['treated_churn_rate'])} "
-                f"({o['treated_churned']:,} of {o['treated_n']:,}), holdout churn "
-                f"{percent(100 * o['holdout_churn_rate'])} ({o['holdout_churned']:,} of {o['holdout_n']:,})."
-            )
+            st.markdown(view.measurement_overview(measurement))
             ui.table(
                 view.uplift_table(measurement),
                 percent=["Measured uplift", "Catalog estimate", "Treated churn", "Holdout churn"],
@@ -422,9 +309,7 @@ if outcomes_tab.open:
                     ),
                     "Enough evidence": st.column_config.TextColumn(
                         "Sufficient",
-                        help=f"Enough evidence to replace the estimate: at least {RULE.min_holdout} holdout "
-                        f"and {RULE.min_treated} treated customers and a 95% interval at most "
-                        f"{RULE.max_ci_width:.2f} wide",
+                        help=f"Enough evidence to replace the estimate: {view.evidence_rule_text(RULE)}",
                     ),
                 },
             )
@@ -445,9 +330,7 @@ if outcomes_tab.open:
                 "Measured uplift = 1 − treated churn rate / holdout churn rate: the relative churn "
                 "reduction, the catalog's meaning of uplift. "
                 + esc(measurement.method)
-                + f" Enough evidence to replace the estimate: at least {RULE.min_holdout} holdout and "
-                f"{RULE.min_treated} treated customers and a 95% interval at most "
-                f"{RULE.max_ci_width:.2f} wide."
+                + f" Enough evidence to replace the estimate: {view.evidence_rule_text(RULE)}."
             )
 
 if recalibrate_tab.open:
@@ -457,22 +340,21 @@ if recalibrate_tab.open:
                 "Upload or simulate this plan's outcomes first (the Outcomes tab).", icon=":material/info:"
             )
         else:
-            outcome_id = ss.get(outcome_key)
-            if outcome_id not in outcome_names:
-                outcome_id = next(iter(outcome_names))
+            outcome_id = logic.selected(list(outcome_names), ss.get(outcome_key))
             st.markdown(
                 "A new catalog with the measured uplift of every action with enough evidence and the "
                 "estimate elsewhere, and the saved plan's customers and settings re-optimized with it. "
                 f"Outcomes: {esc(outcome_names[outcome_id])}."
             )
-            if st.button(
+            st.button(
                 "Recalibrate the catalog and re-optimize",
                 icon=":material/auto_fix_high:",
                 type="primary",
                 key="hist_recalibrate",
-            ):
-                ss["hist_recalibrated"] = (plan.id, outcome_id)
-            if ss.get("hist_recalibrated") == (plan.id, outcome_id):
+                on_click=logic.request_recalibration,
+                args=(plan.id, outcome_id),
+            )
+            if logic.recalibration_shown(plan.id, outcome_id):
                 with st.spinner("Re-optimizing with the recalibrated catalog…"):
                     recalibration, change = history_store.recalibration(plan.id, outcome_id)
                 measured = recalibration.measured_actions
@@ -502,7 +384,7 @@ if recalibrate_tab.open:
                     icon=":material/check:",
                     type="primary",
                     key="hist_use_catalog",
-                    on_click=_use_catalog,
+                    on_click=logic.use_catalog,
                     args=(plan.id, outcome_id),
                     width="stretch",
                 )
@@ -516,7 +398,7 @@ if recalibrate_tab.open:
                     on_click="ignore",
                     width="stretch",
                 )
-                if ss.get("hist_catalog_used") == (plan.id, outcome_id):
+                if logic.catalog_in_use(plan.id, outcome_id):
                     st.success(
                         "The planner now uses the recalibrated catalog: run the optimization.",
                         icon=":material/check_circle:",

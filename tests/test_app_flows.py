@@ -7,7 +7,7 @@ import app_support
 import pytest
 from app_support import all_text, app_session, metrics
 
-from app_lib import sidebar, state
+from app_lib import presets, session, settings_form
 from app_lib.formatting import money, percent
 from optimizer import PlanSettings, load_catalog, solve_plan
 
@@ -37,7 +37,7 @@ def test_run_with_defaults_shows_the_core_kpis():
         assert shown["Expected retained CLV"] == money(direct.expected_retained_clv)
         assert shown["ROI"] == percent(direct.roi_pct, 0)
         assert f"Net value: {money(direct.net_value)}" in net_value_text(at)
-    record = at.session_state[state.LAST_RUN]
+    record = at.session_state[session.LAST_RUN]
     assert record.result.kpis.net_value == pytest.approx(direct.net_value, abs=1e-6)
     assert [t.label for t in at.tabs] == ["By action", "By segment", "By channel", "Top customers"]
     downloads = [b.label for b in at.get("download_button")] if at.get("download_button") else []
@@ -49,13 +49,13 @@ def test_run_with_defaults_shows_the_core_kpis():
 
 def test_changing_the_budget_changes_the_plan():
     at = run_from(app_session("plan").run())
-    first = at.session_state[state.LAST_RUN].result
+    first = at.session_state[session.LAST_RUN].result
     at.sidebar.slider(key="sb_budget").set_value(400.0).run()
     assert "changed since this run" in all_text(at), "the plan is marked stale when settings change"
     at.switch_page(app_support.PAGES["results"]).run()
     assert "out of date" in all_text(at)
     run_from(at)
-    second = at.session_state[state.LAST_RUN].result
+    second = at.session_state[session.LAST_RUN].result
     assert second.settings.budget == 400.0
     assert second.kpis.customers_treated > first.kpis.customers_treated
     assert second.kpis.net_value > first.kpis.net_value
@@ -77,7 +77,7 @@ def test_infeasible_settings_are_explained_before_and_after_the_run_and_fixed_in
     assert "raise the budget to $134.00" in text
     at.button(key="res_apply_nearest").click().run()
     assert not at.exception
-    record = at.session_state[state.LAST_RUN]
+    record = at.session_state[session.LAST_RUN]
     assert record.status == "optimal"
     assert record.settings.budget >= 134.0
     assert at.sidebar.slider(key="sb_budget").value == record.settings.budget
@@ -98,15 +98,15 @@ def test_raise_budget_button_in_the_preflight():
     at = app_session("plan").run()
     at.sidebar.slider(key="sb_budget").set_value(100.0).run()
     at.sidebar.button(key="sb_raise_budget").click().run()
-    assert at.session_state[state.SETTINGS].budget >= 134.0
+    assert at.session_state[session.SETTINGS].budget >= 134.0
     assert "Policies need $134.00 of your" in all_text(at)
 
 
 def test_report_preset_reproduces_the_published_baseline(reference_cohort):
     cohort = reference_cohort.copy()
     at = app_session("plan", cohort=cohort).run()
-    at.sidebar.selectbox(key="sb_preset").set_value(state.REPORT_PRESET).run()
-    assert at.session_state[state.SETTINGS] == state.PRESETS[state.REPORT_PRESET].settings
+    at.sidebar.selectbox(key="sb_preset").set_value(presets.REPORT_PRESET).run()
+    assert at.session_state[session.SETTINGS] == presets.PRESETS[presets.REPORT_PRESET].settings
     assert at.sidebar.slider(key="sb_call").value == len(cohort), "no call limit"
     run_from(at)
     assert "Net value: $3,478.82" in net_value_text(at)
@@ -116,11 +116,11 @@ def test_report_preset_reproduces_the_published_baseline(reference_cohort):
     assert shown["ROI"] == "2,319%"
     # moving any control leaves the preset
     at.sidebar.slider(key="sb_premium").set_value(30).run()
-    assert at.sidebar.selectbox(key="sb_preset").value == state.CUSTOM_PRESET
+    assert at.sidebar.selectbox(key="sb_preset").value == presets.CUSTOM_PRESET
 
 
 def test_report_catalog_file_equals_the_reference_catalog(report_catalog):
-    shipped = load_catalog(app_support.ROOT / "data" / state.REPORT_CATALOG_FILE)
+    shipped = load_catalog(app_support.ROOT / "data" / presets.REPORT_CATALOG_FILE)
     assert shipped.equals(report_catalog)
 
 
@@ -159,14 +159,14 @@ def test_uploaded_catalog_applies_to_the_next_run():
     assert not at.exception
     at.file_uploader(key="cat_upload").set_value(("email_only.csv", CATALOG_EMAIL_ONLY, "text/csv")).run()
     assert not at.exception
-    assert len(at.session_state[state.CATALOG]) == 2
-    assert "uploaded catalog (email_only.csv)" in at.session_state[state.CATALOG_LABEL]
+    assert len(at.session_state[session.CATALOG]) == 2
+    assert "uploaded catalog (email_only.csv)" in at.session_state[session.CATALOG_LABEL]
     run_from(at)
-    names = set(at.session_state[state.LAST_RUN].result.assignments["action_name"])
+    names = set(at.session_state[session.LAST_RUN].result.assignments["action_name"])
     assert names == {"Personalized Email"}
     at.switch_page(app_support.PAGES["catalog"]).run()
     at.button(key="cat_reset").click().run()
-    assert len(at.session_state[state.CATALOG]) == 9
+    assert len(at.session_state[session.CATALOG]) == 9
 
 
 def test_invalid_catalog_upload_lists_every_problem_and_keeps_the_catalog():
@@ -179,7 +179,7 @@ def test_invalid_catalog_upload_lists_every_problem_and_keeps_the_catalog():
     at = app_session("catalog").run()
     at.file_uploader(key="cat_upload").set_value(("bad.csv", bad, "text/csv")).run()
     assert not at.exception
-    assert len(at.session_state[state.CATALOG]) == 9, "the catalog in use did not change"
+    assert len(at.session_state[session.CATALOG]) == 9, "the catalog in use did not change"
     assert "bad.csv was not loaded" in all_text(at)
     problems = at.dataframe[-1].value
     found = set(zip(problems["Row"], problems["Column"], strict=True))
@@ -206,7 +206,7 @@ def test_data_upload_errors_name_row_and_column_and_bundled_way_back():
     assert ("p.csv", "4", "customer_id") in rows
     assert ("f.csv", "3", "payment_plan") in rows
     assert "files were not loaded" in all_text(at)
-    assert at.session_state[state.COHORT_KIND] == "injected", "the data in use did not change"
+    assert at.session_state[session.COHORT_KIND] == "injected", "the data in use did not change"
 
 
 def test_data_upload_replaces_the_cohort():
@@ -217,14 +217,14 @@ def test_data_upload_replaces_the_cohort():
     at.file_uploader(key="data_features").set_value(("features.csv", features, "text/csv")).run()
     at.button(key="data_load").click().run()
     assert not at.exception
-    assert at.session_state[state.COHORT_KIND] == "uploaded"
+    assert at.session_state[session.COHORT_KIND] == "uploaded"
     assert "uploaded files (week.csv + features.csv)" in all_text(at)
 
 
 def test_slider_ranges_come_from_the_cohort():
     cohort = app_support.bundled_cohort()
     at = app_session("plan").run()
-    bounds = at.session_state[sidebar.BOUNDS]
+    bounds = at.session_state[settings_form.BOUNDS]
     assert at.sidebar.slider(key="sb_email").max == len(cohort)
     budget = at.sidebar.slider(key="sb_budget")
     assert budget.min == 0 and budget.max == bounds.budget_max

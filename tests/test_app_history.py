@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from app_support import PAGES, all_text, app_session, metrics
 
-from app_lib import history_store, state
+from app_lib import history_store, session
 from app_lib.formatting import money
 from optimizer import InputError, PlanSettings, build_exports, load_catalog, solve_plan, to_csv_bytes
 from optimizer.loop.history import HISTORY_URL_ENV, PlanHistory
@@ -72,7 +72,7 @@ def test_first_download_saves_the_run_once_with_its_exact_files(history_url):
     assert "Saved as plan #1 in the plan history" in all_text(at)
     at.download_button(key="res_download_email_list").click()
     ok(at.run())
-    record = at.session_state[state.LAST_RUN]
+    record = at.session_state[session.LAST_RUN]
     with PlanHistory(history_url) as history:
         assert history.plan_ids() == [1], "one run, one saved plan"
         files = history.plan_files(1)
@@ -91,13 +91,13 @@ def test_first_download_saves_the_run_once_with_its_exact_files(history_url):
     assert listed["Budget"].tolist() == [300.0, 150.0]
     assert "Your latest plan (run #2" in all_text(at) and "is saved as plan #2" in all_text(at)
     shown = metrics(at)
-    kpis = at.session_state[state.LAST_RUN].result.kpis
+    kpis = at.session_state[session.LAST_RUN].result.kpis
     assert shown["Net value"] == money(kpis.net_value)
     assert shown["Customers treated"] == f"{kpis.customers_treated:,}"
     labels = [b.label for b in at.download_button if b.key.startswith("hist_download_")]
     assert labels == ["Treatment plan", "Email list", "Push/in-app list", "Call queue"]
     captions = [c.value.replace("\\", "") for c in at.caption]
-    assert all(name in captions for name in at.session_state[state.LAST_RUN].exports.files())
+    assert all(name in captions for name in at.session_state[session.LAST_RUN].exports.files())
 
 
 def test_explicit_save_with_a_label_reopen_and_load_settings(history_url):
@@ -114,21 +114,21 @@ def test_explicit_save_with_a_label_reopen_and_load_settings(history_url):
     settings = frame_with(at, "Setting").set_index("Setting")["Value"]
     assert settings["Budget ($)"] == "$400.00" and settings["Min high-risk coverage"] == "60%"
     customers = frame_with(at, "Churn risk")
-    assert len(customers) == at.session_state[state.LAST_RUN].result.kpis.customers_treated
+    assert len(customers) == at.session_state[session.LAST_RUN].result.kpis.customers_treated
     assert 0 < customers["Held out"].sum() < len(customers)
 
     # Back to a default budget, then load the saved plan's settings into the sidebar
     ok(at.sidebar.slider(key="sb_budget").set_value(150.0).run())
     ok(at.button(key="hist_use_settings").click().run())
-    assert at.session_state[state.SETTINGS].budget == 400.0
+    assert at.session_state[session.SETTINGS].budget == 400.0
     assert at.sidebar.slider(key="sb_budget").value == 400.0
     assert "Its settings are in the sidebar now" in all_text(at)
     ok(at.button(key="hist_reopen").click().run())
-    assert at.session_state[state.CATALOG_LABEL] == "catalog of saved plan #1"
-    record = at.session_state[state.LAST_RUN]  # reopened: exactly what this run was made from
-    assert record.cohort_token == at.session_state[state.COHORT_TOKEN]
-    assert record.catalog_token == at.session_state[state.CATALOG_TOKEN]
-    assert record.settings == at.session_state[state.SETTINGS]
+    assert at.session_state[session.CATALOG_LABEL] == "catalog of saved plan #1"
+    record = at.session_state[session.LAST_RUN]  # reopened: exactly what this run was made from
+    assert record.cohort_token == at.session_state[session.COHORT_TOKEN]
+    assert record.catalog_token == at.session_state[session.CATALOG_TOKEN]
+    assert record.settings == at.session_state[session.SETTINGS]
     assert "changed since this run" not in all_text(at)
 
 
@@ -251,7 +251,7 @@ def test_simulated_outcomes_uplift_table_recalibration_and_the_new_catalog_in_th
     assert reoptimized.loc["Net value"].str.startswith("$").all()
     ok(at.button(key="hist_use_catalog").click().run())
     assert "The planner now uses the recalibrated catalog" in all_text(at)
-    label = at.session_state[state.CATALOG_LABEL]
+    label = at.session_state[session.CATALOG_LABEL]
     assert label.startswith(f"recalibrated from plan #{plan_id}")
     ok(at.switch_page(PAGES["catalog"]).run())
     assert f"recalibrated from plan #{plan_id}" in all_text(at)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app_lib import auth, insights, sidebar, tables
+from app_lib import auth, bounds, insights, nice, settings_form, tables
+from app_lib.bounds import Bounds, budget_step_for
 from app_lib.formatting import count, esc, money, percent, share, signed_money
 from app_lib.runner import run_plan
-from app_lib.state import Bounds, budget_step_for
 from optimizer import PlanSettings, build_exports, load_catalog, solve_plan, to_csv_bytes
 
 
@@ -62,20 +62,20 @@ BOUNDS = Bounds(
     ],
 )
 def test_widgets_round_trip_settings(settings):
-    values = sidebar.widget_values(settings, BOUNDS)
-    assert sidebar.settings_from_widgets(values, BOUNDS) == settings
+    values = settings_form.widget_values(settings, BOUNDS)
+    assert settings_form.settings_from_widgets(values, BOUNDS) == settings
 
 
 def test_capacity_at_cohort_size_means_no_limit():
-    values = sidebar.widget_values(PlanSettings(email_capacity=10_000), BOUNDS)
-    assert values[sidebar.EMAIL] == 250
-    assert sidebar.settings_from_widgets(values, BOUNDS).email_capacity is None
+    values = settings_form.widget_values(PlanSettings(email_capacity=10_000), BOUNDS)
+    assert values[settings_form.EMAIL] == 250
+    assert settings_form.settings_from_widgets(values, BOUNDS).email_capacity is None
 
 
 def test_budget_slider_extends_to_a_larger_stored_budget():
-    assert sidebar.budget_slider_max(BOUNDS, PlanSettings(budget=100)) == 3000
-    assert sidebar.budget_slider_max(BOUNDS, PlanSettings(budget=4321)) == 4325
-    assert sidebar.snap_budget(141.2, BOUNDS) == 145 and sidebar.snap_budget(145, BOUNDS) == 145
+    assert bounds.budget_slider_max(BOUNDS, PlanSettings(budget=100)) == 3000
+    assert bounds.budget_slider_max(BOUNDS, PlanSettings(budget=4321)) == 4325
+    assert bounds.snap_budget(141.2, BOUNDS) == 145 and bounds.snap_budget(145, BOUNDS) == 145
 
 
 def test_budget_step_keeps_the_slider_fine_grained():
@@ -134,10 +134,10 @@ def test_budget_levels_and_nice_step():
         insights.budget_levels(300, 100, 10)
     with pytest.raises(ValueError, match="larger step"):
         insights.budget_levels(0, 10_000, 1)
-    assert insights.nice_step(2750, 12) == 250
-    assert insights.nice_step(2860, 12) == 250
-    assert insights.nice_step(1100, 12) == 100
-    assert len(insights.budget_levels(145, 3000, insights.nice_step(3000 - 145, 12))) >= 12
+    assert nice.sweep_step(2750, 12) == 250
+    assert nice.sweep_step(2860, 12) == 250
+    assert nice.sweep_step(1100, 12) == 100
+    assert len(insights.budget_levels(145, 3000, nice.sweep_step(3000 - 145, 12))) >= 12
 
 
 def test_summaries_of_a_plan():
@@ -260,6 +260,6 @@ def test_catalog_editor_edits_validate_with_table_row_numbers():
     assert ("3", "cost") in found
     assert ("10", "action_id") in found and ("10", "action_name") in found
     unchanged = validate_catalog(load_catalog(), "action catalog")
-    from app_lib.state import frame_token
+    from app_lib.loaders import frame_token
 
     assert frame_token(unchanged) == frame_token(load_catalog()), "an untouched editor saves nothing"

@@ -7,7 +7,7 @@ import app_support
 import pytest
 from app_support import PAGES, all_text, app_session, metrics
 
-from app_lib import state
+from app_lib import loaders, presets, session
 from optimizer.data import bundled_data_dir
 
 TITLES = {
@@ -29,7 +29,7 @@ def test_page_opened_directly_runs_with_the_shared_sidebar(page):
     for key in ("sb_budget", "sb_email", "sb_push", "sb_call", "sb_high_risk", "sb_premium", "sb_segment"):
         assert at.sidebar.slider(key=key) is not None
     assert at.sidebar.button(key="sb_run").label.endswith("Run optimization")
-    assert at.sidebar.selectbox(key="sb_preset").value == state.DEFAULT_PRESET
+    assert at.sidebar.selectbox(key="sb_preset").value == presets.DEFAULT_PRESET
 
 
 def test_every_page_after_a_run_and_navigation_keeps_settings():
@@ -41,8 +41,8 @@ def test_every_page_after_a_run_and_navigation_keeps_settings():
         at.switch_page(PAGES[page]).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert at.sidebar.slider(key="sb_budget").value == 300.0, page
-        assert at.sidebar.selectbox(key="sb_preset").value == state.CUSTOM_PRESET, page
-    assert at.session_state[state.SETTINGS].budget == 300.0
+        assert at.sidebar.selectbox(key="sb_preset").value == presets.CUSTOM_PRESET, page
+    assert at.session_state[session.SETTINGS].budget == 300.0
 
 
 def test_plan_page_shows_the_eight_overview_kpis_and_three_tabs():
@@ -71,7 +71,7 @@ def test_missing_bundled_data_is_explained_on_every_page(monkeypatch, tmp_path):
     import optimizer.data
 
     monkeypatch.setattr(optimizer.data, "bundled_data_dir", lambda: tmp_path)
-    state._bundled_cohort.clear()
+    loaders._bundled_cohort.clear()
     try:
         for page in PAGES:
             at = app_session(page, cohort=False).run()
@@ -82,7 +82,7 @@ def test_missing_bundled_data_is_explained_on_every_page(monkeypatch, tmp_path):
             if page == "data":
                 assert "No customer data is loaded" in text
     finally:
-        state._bundled_cohort.clear()
+        loaders._bundled_cohort.clear()
 
 
 @pytest.mark.skipif(

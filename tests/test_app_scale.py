@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from app_support import all_text, app_session
 
-from app_lib import scaling, sidebar, state
+from app_lib import controller, nice, presets, scaling, session, settings_form
+from app_lib.bounds import snap_budget
 from optimizer import PlanSettings, load_catalog, load_cohort, minimum_budget, solve_plan
 from optimizer.data import bundled_data_dir
 
@@ -47,8 +48,8 @@ def test_scaled_amounts_are_rounded_up_to_a_nice_step():
     assert scaling.scale_settings(PlanSettings(), 100) == PlanSettings(
         budget=60.0, email_capacity=48, push_capacity=40, call_capacity=8
     )
-    assert [scaling.round_step(v) for v in (45_000, 199.8, 26.64, 1_104_081)] == [500, 2, 1, 25_000]
-    assert scaling.nice_up(45_001) == 45_500 and scaling.nice_up(0) == 0
+    assert [nice.step_for(v) for v in (45_000, 199.8, 26.64, 1_104_081)] == [500, 2, 1, 25_000]
+    assert nice.nice_up(45_001) == 45_500 and nice.nice_up(0) == 0
 
 
 def test_the_note_says_what_was_scaled():
@@ -82,17 +83,16 @@ def test_scaling_never_lowers_a_limit_below_its_proportional_share(customers):
 
 
 def test_the_built_model_is_cached_per_cohort_catalog_and_threshold(bundled_cohort):
-    from app_lib import state
+    from app_lib import loaders
     from app_lib.runner import run_plan
     from optimizer import load_catalog
 
     catalog = load_catalog()
-    problem = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.7, bundled_cohort, catalog)
-    again = state.problem_for(
-        "scale-test-cohort", "scale-test-catalog", PlanSettings(), bundled_cohort, catalog
-    )
+    tokens = ("scale-test-cohort", "scale-test-catalog")
+    problem = loaders.cached_problem(*tokens, 0.7, bundled_cohort, catalog)
+    again = controller.problem_for(controller.Inputs(bundled_cohort, catalog, *tokens), PlanSettings())
     assert again is problem, "the same data and threshold reuse the built model"
-    other = state.cached_problem("scale-test-cohort", "scale-test-catalog", 0.6, bundled_cohort, catalog)
+    other = loaders.cached_problem(*tokens, 0.6, bundled_cohort, catalog)
     assert other is not problem and other.high_risk_threshold == 0.6
     # a run on the shared model is the defaults' optimum on the bundled cohort ($3,896.66 at $150; Gurobi,
     # HiGHS and a separate scipy MILP written from the rule definitions agree), twice (nothing in the shared
@@ -130,10 +130,10 @@ def test_a_20000_customer_upload_gets_scaled_settings_and_a_certified_plan_on_th
     cohort_20k, tmp_path
 ):
     at = upload(app_session("data", cohort=False).run(), *cohort_20k)
-    assert at.session_state[state.COHORT_KIND] == "uploaded"
+    assert at.session_state[session.COHORT_KIND] == "uploaded"
     # 20,000 / 250 = 80: $150 x 80 = $12,000, 120 x 80 = 9,600, 100 x 80 = 8,000, 20 x 80 = 1,600
     scaled = PlanSettings(budget=12_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600)
-    assert at.session_state[state.SETTINGS] == scaled
+    assert at.session_state[session.SETTINGS] == scaled
     note = (
         "Settings scaled to 20,000 customers: budget $12,000 per week, email 9,600, push/in-app 8,000, "
         "calls 1,600 (the Default weekly plan preset's values for 250 customers × 80); coverage policies "
@@ -148,7 +148,7 @@ def test_a_20000_customer_upload_gets_scaled_settings_and_a_certified_plan_on_th
 
     at.sidebar.button(key="sb_run").click().run()
     assert not at.exception
-    record = at.session_state[state.LAST_RUN]
+    record = at.session_state[session.LAST_RUN]
     report = record.result.solver_report
     assert record.status == "optimal" and report.solver == "decomposition"
     assert report.mip_gap is not None and report.mip_gap <= 1e-4
@@ -171,24 +171,24 @@ def test_a_20000_customer_upload_gets_scaled_settings_and_a_certified_plan_on_th
     # back to the bundled data: the defaults exactly as they were, and no note
     at.switch_page("pages/5_Data.py").run()
     at.button(key="data_bundled").click().run()
-    assert at.session_state[state.SETTINGS] == PlanSettings()
+    assert at.session_state[session.SETTINGS] == PlanSettings()
     assert "Settings scaled" not in all_text(at)
 
 
 def test_a_replan_after_moving_the_budget_starts_warm_and_matches_a_cold_solve(cohort_20k, tmp_path):
     at = upload(app_session("data", cohort=False).run(), *cohort_20k)
     at.sidebar.button(key="sb_run").click().run()
-    record = at.session_state[state.LAST_RUN]
+    record = at.session_state[session.LAST_RUN]
     assert record.result.solver_report.detail.startswith("Lagrangian decomposition: cold start")
     (tmp_path / "p.csv").write_bytes(cohort_20k[0])
     (tmp_path / "f.csv").write_bytes(cohort_20k[1])
-    scaled = at.session_state[state.SETTINGS]
+    scaled = at.session_state[session.SETTINGS]
     # a re-plan after moving the budget slider starts from the first run's multipliers and plan, and is the
     # core's cold plan for the new budget
     at.sidebar.slider(key="sb_budget").set_value(13_000).run()
     at.sidebar.button(key="sb_run").click().run()
     assert not at.exception
-    second = at.session_state[state.LAST_RUN].result
+    second = at.session_state[session.LAST_RUN].result
     assert second.solver_report.detail.startswith("Lagrangian decomposition: warm start")
     cold = solve_plan(
         load_cohort(tmp_path / "p.csv", tmp_path / "f.csv"),
@@ -202,15 +202,15 @@ def test_a_replan_after_moving_the_budget_starts_warm_and_matches_a_cold_solve(c
 
 def test_the_report_preset_scales_on_a_large_cohort_and_is_exact_on_250(cohort_20k):
     at = upload(app_session("data", cohort=False).run(), *cohort_20k)
-    at.sidebar.selectbox(key="sb_preset").set_value(state.REPORT_PRESET).run()
+    at.sidebar.selectbox(key="sb_preset").set_value(presets.REPORT_PRESET).run()
     assert not at.exception
-    report = state.PRESETS[state.REPORT_PRESET].settings
-    assert at.session_state[state.SETTINGS] == report.with_changes(
+    report = presets.PRESETS[presets.REPORT_PRESET].settings
+    assert at.session_state[session.SETTINGS] == report.with_changes(
         budget=12_000.0, email_capacity=9_600, push_capacity=8_000
     )
-    assert at.session_state[state.CATALOG_LABEL] == state.PRESETS[state.REPORT_PRESET].catalog_label
+    assert at.session_state[session.CATALOG_LABEL] == presets.PRESETS[presets.REPORT_PRESET].catalog_label
     at.button(key="data_bundled").click().run()  # the preset stays selected: its exact 250-customer values
-    assert at.session_state[state.SETTINGS] == report
+    assert at.session_state[session.SETTINGS] == report
 
 
 def test_a_scaled_budget_too_small_for_the_policies_is_raised_to_what_they_need(tmp_path):
@@ -233,11 +233,11 @@ def test_a_scaled_budget_too_small_for_the_policies_is_raised_to_what_they_need(
         (tmp_path / "p.csv").read_bytes(),
         (tmp_path / "f.csv").read_bytes(),
     )
-    bounds = at.session_state[sidebar.BOUNDS]
-    assert at.session_state[state.SETTINGS] == scaled.with_changes(budget=sidebar.snap_budget(960.0, bounds))
+    bounds = at.session_state[settings_form.BOUNDS]
+    assert at.session_state[session.SETTINGS] == scaled.with_changes(budget=snap_budget(960.0, bounds))
     assert "The budget was raised from $300 to $960, the least the coverage policies need." in all_text(at)
     at.sidebar.button(key="sb_run").click().run()
-    assert at.session_state[state.LAST_RUN].status == "optimal"
+    assert at.session_state[session.LAST_RUN].status == "optimal"
 
 
 def test_the_sensitivity_range_follows_a_newly_loaded_cohort(cohort_20k):
@@ -247,9 +247,9 @@ def test_the_sensitivity_range_follows_a_newly_loaded_cohort(cohort_20k):
     upload(at, *cohort_20k)
     at.switch_page("pages/3_Sensitivity.py").run()
     assert not at.exception
-    bounds = at.session_state[sidebar.BOUNDS]
+    bounds = at.session_state[settings_form.BOUNDS]
     # from the least budget the scaled policies need ($9,986, on the slider's step) to the data's maximum
-    assert at.session_state["sens_min"] == sidebar.snap_budget(9_986.0, bounds)
+    assert at.session_state["sens_min"] == snap_budget(9_986.0, bounds)
     assert at.session_state["sens_max"] == bounds.budget_max
 
 
@@ -370,7 +370,7 @@ def test_per_customer_tables_of_a_large_cohort_are_paginated(cohort_20k):
     at.number_input(key="data_preview_page").set_value(3).run()
     shown = next(d.value for d in at.dataframe if "churn_probability" in d.value.columns)
     assert len(shown) == 1_000 and "rows 2,001–3,000 of 20,000 (page 3 of 20)" in all_text(at)
-    cohort = at.session_state[state.COHORT]
+    cohort = at.session_state[session.COHORT]
     assert list(shown["customer_id"]) == cohort["customer_id"].astype(str).iloc[2_000:3_000].tolist()
 
     # the Results page: every treated customer, best first, a page at a time
@@ -379,7 +379,7 @@ def test_per_customer_tables_of_a_large_cohort_are_paginated(cohort_20k):
     at.session_state["res_tabs"] = "Top customers"  # open the tab
     at.run()
     assert not at.exception
-    treated = at.session_state[state.LAST_RUN].result.assignments
+    treated = at.session_state[session.LAST_RUN].result.assignments
     top = next(d.value for d in at.dataframe if "Customer ID" in d.value.columns)
     assert len(top) == 500
     assert f"rows 1–500 of {len(treated):,}" in all_text(at)
@@ -477,13 +477,10 @@ def test_a_large_cohort_sweeps_in_steps_with_progress(cohort_20k, tmp_path):
     settings = PlanSettings(budget=12_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600)
     budgets = [9_000.0, 12_000.0, 20_000.0]
     steps = []
-    swept = state.sweep(
-        "sweep-test-20k",
-        "sweep-test-catalog",
+    swept = controller.sweep(
+        controller.Inputs(cohort, catalog, "sweep-test-20k", "sweep-test-catalog"),
         settings,
         budgets,
-        cohort,
-        catalog,
         progress=lambda fraction, text: steps.append((round(fraction, 3), text)),
     )
     # two budgets per step: 0 of 3 solved, then 2 of 3, then done
@@ -499,14 +496,14 @@ def test_a_large_cohort_sweeps_in_steps_with_progress(cohort_20k, tmp_path):
 def test_custom_settings_scale_from_the_previous_cohort_size(cohort_20k):
     at = app_session("data", cohort=False).run()
     at.sidebar.slider(key="sb_budget").set_value(200.0).run()  # a custom budget for the 250 bundled customers
-    assert at.session_state[state.PRESET] == state.CUSTOM_PRESET
+    assert at.session_state[session.PRESET] == presets.CUSTOM_PRESET
     upload(at, *cohort_20k)
     # x 80: $200 -> $16,000, the capacities as the defaults
-    assert at.session_state[state.SETTINGS] == PlanSettings(
+    assert at.session_state[session.SETTINGS] == PlanSettings(
         budget=16_000.0, email_capacity=9_600, push_capacity=8_000, call_capacity=1_600
     )
     assert "(your settings for 250 customers × 80)" in all_text(at)
     # the same file again: same size, nothing to scale
     upload(at, *cohort_20k)
-    assert at.session_state[state.SETTINGS].budget == 16_000.0
+    assert at.session_state[session.SETTINGS].budget == 16_000.0
     assert "Settings scaled" not in all_text(at)

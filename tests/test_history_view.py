@@ -71,7 +71,7 @@ def test_comparison_views(loop):
 
 def test_measurement_views(loop):
     *_, measurement, _ = loop
-    table = view.measurement_table(measurement)
+    table = view.uplift_table(measurement)
     assert len(table) == len(measurement.table)
     assert (table["Enough evidence"] == "no").all()  # a 250-customer week: every holdout is too small
     assert table["Treated"].sum() + table["Holdout"].sum() == measurement.matched
