@@ -1,4 +1,4 @@
-"""The multi-week simulation: deterministic, and each week keeps the contact policies against earlier weeks."""
+"""The multi-week simulation: deterministic, and each week keeps the contact policies of earlier weeks."""
 
 from __future__ import annotations
 
