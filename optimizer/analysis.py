@@ -179,6 +179,7 @@ def constraint_report(
                 "unit": row.unit,
                 "setting": row.setting,
                 "group_size": row.group_size,
+                "excluded_by_policy": row.excluded,
                 "limit": limit if finite else None,
                 "used": value,
                 "slack": slack,
@@ -250,7 +251,20 @@ def _recommendation(row: Row, limit: float, used: float, binding: bool, cheapest
     if binding:
         return (
             f"The policy forces this floor: exactly {_amount(row, used)} treated, as required "
-            f"({_amount(row, limit)} of {row.group_size:,}). Lowering the rate frees budget for "
+            f"({_amount(row, limit)} of {_group(row)}). Lowering the rate frees budget for "
             "customers with higher net value."
         )
-    return f"Met with room to spare: {_amount(row, used)} treated, {_amount(row, limit)} required."
+    text = f"Met with room to spare: {_amount(row, used)} treated, {_amount(row, limit)} required"
+    return text + (f" (of {_group(row)})." if row.excluded else ".")
+
+
+def _group(row: Row) -> str:
+    """'60' or, when the contact policies excluded some of the group, 'the 94 contactable high-risk
+    customers; 12 excluded by contact policy'."""
+    if not row.excluded:
+        return f"{row.group_size:,}"
+    noun = {
+        RowFamily.HIGH_RISK_COVERAGE: "high-risk customers",
+        RowFamily.PREMIUM_COVERAGE: "Premium customers",
+    }.get(row.family, f"{row.key.partition(':')[2]} customers")
+    return f"the {row.group_size:,} contactable {noun}; {row.excluded:,} excluded by contact policy"

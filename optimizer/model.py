@@ -139,7 +139,8 @@ class Row:
     sense: str  # "<=" or ">="
     unit: str  # "$" or "customers"
     setting: str  # the PlanSettings field that sets its right-hand side (every coupling row has one)
-    group_size: int = 0  # customers in the covered group (coverage rows)
+    group_size: int = 0  # contactable customers in the covered group (coverage rows)
+    excluded: int = 0  # customers of the group the contact policies leave uncontactable this week
 
 
 @dataclass
@@ -277,10 +278,32 @@ class Problem:
         return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
 
-def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_threshold: float = 0.7) -> Problem:
-    """Build the model arrays for a cohort and catalog. Vectorized: no Python loop over customers."""
+def build_problem(
+    cohort: pd.DataFrame,
+    catalog: pd.DataFrame,
+    high_risk_threshold: float = 0.7,
+    *,
+    allowed: np.ndarray | None = None,
+    contactable: np.ndarray | None = None,
+) -> Problem:
+    """Build the model arrays for a cohort and catalog. Vectorized: no Python loop over customers.
+
+    `allowed` (customers x active actions, from the contact policies) narrows eligibility; `contactable`
+    (per customer) says who the policies leave contactable this week (a customer whose every eligible action
+    `allowed` blocks is not contactable either): coverage and fairness floors count over those customers
+    only, and each coverage row records how many of its group were excluded.
+    """
     actions = active_actions(catalog)
     eligible = eligibility(cohort, actions)
+    reachable = np.ones(len(cohort), dtype=bool)
+    if contactable is not None:
+        reachable = np.asarray(contactable, dtype=bool)
+    if allowed is not None:
+        if allowed.shape != eligible.shape:
+            raise ValueError(f"allowed has shape {allowed.shape}, expected {eligible.shape}")
+        had_any = eligible.any(axis=1)
+        eligible &= allowed
+        reachable = reachable & ~(had_any & ~eligible.any(axis=1))
     pair_customer, pair_action = np.nonzero(eligible)  # row-major: grouped by customer
     del eligible
     pair_customer = pair_customer.astype(np.int32)
@@ -300,7 +323,9 @@ def build_problem(cohort: pd.DataFrame, catalog: pd.DataFrame, high_risk_thresho
         rows.append(row)
         action_parts.append(np.asarray(coefficient, dtype=float))
 
-    def add_customer_row(row: Row, members: np.ndarray) -> None:
+    def add_customer_row(row: Row, group: np.ndarray) -> None:
+        members = group & reachable
+        row = replace(row, group_size=int(members.sum()), excluded=int((group & ~reachable).sum()))
         customer_parts[len(rows)] = members.astype(float)
         rows.append(row)
         action_parts.append(np.zeros(n_actions))
