@@ -32,7 +32,7 @@ from optimizer.loop.outcomes import load_plan_outcomes, outcomes_csv_bytes, simu
 
 ROOT = Path(__file__).resolve().parents[1]
 DATE = dt.date(2025, 11, 5)
-HEAD = "0002"
+HEAD = "0003"
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,8 @@ def test_a_new_database_gets_the_migrated_schema(fresh_history_url, week):
                 "plans",
                 "plan_files",
                 "plan_outcomes",
+                "plan_contacts",
+                "history_meta",
             }
         plan_id = history.save_plan(result, exports, cohort, catalog)
         pd.testing.assert_frame_equal(history.load_plan(plan_id).assignments, result.assignments)
@@ -105,7 +107,7 @@ sa.Table(
     *(
         sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, index=c.index)
         for c in plans_table.columns
-        if not c.name.startswith("assignments_")
+        if not c.name.startswith("assignments_") and c.name not in ("withdrawn_at", "contact_policy")
     ),
 )
 sa.Table(
@@ -165,7 +167,11 @@ def write_old_database(url: str, scratch: Path, week) -> dict:
         files = today.plan_files(plan_id)
         with today.engine.connect() as conn:
             record = dict(conn.execute(sa.select(plans_table)).one()._mapping)
-    record = {k: v for k, v in record.items() if not k.startswith("assignments_") and k != "id"}
+    record = {
+        k: v
+        for k, v in record.items()
+        if not k.startswith("assignments_") and k not in ("id", "withdrawn_at", "contact_policy")
+    }
     rows = expected.plan_rows.assign(customer_id=expected.plan_rows["customer_id"].astype(str))
     rows.insert(0, "position", range(len(rows)))
     engine = sa.create_engine(url)
@@ -219,6 +225,14 @@ def test_a_database_of_the_first_schema_is_upgraded_in_place(fresh_history_url, 
         assert (plan.kpis, plan.settings) == (result.kpis, result.settings)
         assert history.plan_files(1) == old["files"]
         assert history.load_outcomes(1) == (OUTCOMES, "week45.csv")
+        # Migration 0003 gave the old plan its contact-history rows, from its stored assignments.
+        contacts = history.contacts(plan_ids=[1]).sort_values("customer_id").reset_index(drop=True)
+        expected = old["plan"].plan_rows.sort_values("customer_id").reset_index(drop=True)
+        assert contacts["customer_id"].tolist() == expected["customer_id"].astype(str).tolist()
+        assert contacts["action_id"].tolist() == expected["action_id"].tolist()
+        assert contacts["channel"].tolist() == expected["channel"].tolist()
+        assert contacts["holdout"].tolist() == expected["holdout"].tolist()
+        assert (contacts["plan_date"] == pd.Timestamp(old["plan"].plan_date)).all()
         assert history.save_plan(result, exports, cohort, catalog, label="new") == 2
         assert history.list_plans()["label"].tolist() == ["new", "old week"]
     out_dir = tmp_path / "exported"
@@ -247,7 +261,7 @@ def test_a_database_from_a_newer_version_is_refused(fresh_history_url):
     with PlanHistory(fresh_history_url) as history:
         with history.engine.execution_options(history_write=True).begin() as conn:
             conn.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(HistoryError, match=r"revision 9999\) is newer than this version .* \(up to 0002\)"):
+    with pytest.raises(HistoryError, match=r"revision 9999\) is newer than this version .* \(up to 0003\)"):
         PlanHistory(fresh_history_url)
 
 

@@ -93,7 +93,31 @@ plans_table = sa.Table(
     sa.Column("assignments_dtypes", sa.JSON, nullable=False),
     sa.Column("assignments_csv_gz", sa.LargeBinary, nullable=False),
     sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("withdrawn_at", sa.String(40), nullable=True),  # set: the plan was not executed (no contacts)
+    sa.Column("contact_policy", sa.JSON, nullable=True),  # the contact policies it was planned under
 )
+
+# The contact history: one row per customer a plan assigned an action (held out or not).
+plan_contacts_table = sa.Table(
+    "plan_contacts",
+    _metadata,
+    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("customer_id", sa.String(200), primary_key=True),
+    sa.Column("plan_date", sa.String(10), nullable=False, index=True),
+    sa.Column("action_id", sa.BigInteger, nullable=False),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("holdout", sa.Boolean, nullable=False),
+    sa.Index("ix_plan_contacts_customer_id", "customer_id"),
+)
+
+# Settings of the history itself (the global control group's salt).
+history_meta_table = sa.Table(
+    "history_meta",
+    _metadata,
+    sa.Column("key", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+CONTROL_SALT_KEY = "global_control_salt"
 
 plan_files_table = sa.Table(
     "plan_files",
@@ -423,6 +447,7 @@ class PlanHistory:
         label: str = "",
         created_by: str = "",
         file_bytes: Mapping[str, bytes] | None = None,
+        contact_policy: Mapping | None = None,
     ) -> int:
         """Save an exported plan in one transaction and return its id.
 
@@ -467,6 +492,7 @@ class PlanHistory:
             "cohort_dtypes": _dtype_kinds(cohort),
             "cohort_csv_gz": _gzip(cohort_bytes),
             "schema_version": SCHEMA_VERSION,
+            "contact_policy": _plain(dict(contact_policy)) if contact_policy is not None else None,
         }
         rows = assignments[ASSIGNMENT_COLUMNS].assign(holdout=holdout)
         rows_bytes = _canonical_csv(rows)
@@ -481,10 +507,105 @@ class PlanHistory:
             files.append(
                 {"position": i, "name": name, "sha256": sha256(content), "content_gz": _gzip(content)}
             )
+        contacts = pd.DataFrame(
+            {
+                "customer_id": assignments["customer_id"].astype(str).to_numpy(dtype=object),
+                "plan_date": record["plan_date"],
+                "action_id": assignments["action_id"].to_numpy(dtype="int64"),
+                "channel": assignments["channel"].astype(str).to_numpy(dtype=object),
+                "holdout": holdout,
+            }
+        )
         with self._write() as conn:
             plan_id = int(conn.execute(sa.insert(plans_table).values(record)).inserted_primary_key[0])
             conn.execute(sa.insert(plan_files_table), [{"plan_id": plan_id, **f} for f in files])
+            if len(contacts):
+                conn.execute(
+                    sa.insert(plan_contacts_table), contacts.assign(plan_id=plan_id).to_dict(orient="records")
+                )
         return plan_id
+
+    # -- the contact history -------------------------------------------------------------------------
+
+    @_guarded
+    def contacts(self, before: dt.date | None = None, plan_ids: list[int] | None = None) -> pd.DataFrame:
+        """The contact history (`optimizer.loop.policies.CONTACT_COLUMNS`) of the saved plans that were not
+        withdrawn: dated strictly before `before` when given, of `plan_ids` when given. One indexed query."""
+        from optimizer.loop.policies import CONTACT_COLUMNS
+
+        c, p = plan_contacts_table, plans_table
+        query = (
+            sa.select(c.c.plan_id, c.c.plan_date, c.c.customer_id, c.c.action_id, c.c.channel, c.c.holdout)
+            .join(p, p.c.id == c.c.plan_id)
+            .where(p.c.withdrawn_at.is_(None))
+        )
+        if before is not None:
+            query = query.where(c.c.plan_date < before.isoformat())
+        if plan_ids is not None:
+            query = query.where(c.c.plan_id.in_([int(i) for i in plan_ids]))
+        with self.engine.connect() as conn:
+            frame = pd.DataFrame(conn.execute(query).all(), columns=CONTACT_COLUMNS)
+        return frame.astype(
+            {
+                "plan_id": "int64",
+                "customer_id": object,
+                "action_id": "int64",
+                "channel": object,
+                "holdout": bool,
+            }
+        ).assign(plan_date=lambda f: pd.to_datetime(f["plan_date"]))
+
+    @_guarded
+    def withdraw_plan(self, plan_id: int) -> None:
+        """Mark a plan as not executed: it stays in the history but stops counting as contacts."""
+        plan_id = int(plan_id)
+        with self._write() as conn:
+            done = conn.execute(
+                plans_table.update().where(plans_table.c.id == plan_id).values(withdrawn_at=_now())
+            )
+        if done.rowcount == 0:
+            raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
+
+    @_guarded
+    def withdrawn(self, plan_id: int) -> bool:
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(plans_table.c.withdrawn_at).where(plans_table.c.id == int(plan_id))
+            ).first()
+        if value is None:
+            raise PlanNotFound(f"no saved plan with id {int(plan_id)} in {self.safe_url}")
+        return value[0] is not None
+
+    @_guarded
+    def control_salt(self) -> str:
+        """The global control group's salt: created once per history (the first caller wins), then fixed."""
+        from optimizer.loop.policies import new_salt
+
+        table = history_meta_table
+        query = sa.select(table.c.value).where(table.c.key == CONTROL_SALT_KEY)
+        with self.engine.connect() as conn:
+            found = conn.execute(query).scalar()
+        if found is not None:
+            return str(found)
+        with self._write() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_SCHEMA_LOCK + 1})
+            found = conn.execute(query).scalar()
+            if found is None:
+                found = new_salt()
+                conn.execute(sa.insert(table).values(key=CONTROL_SALT_KEY, value=found))
+        return str(found)
+
+    @_guarded
+    def plan_ids_between(self, since: dt.date | None, until: dt.date | None) -> list[int]:
+        """Ids of the saved, not withdrawn plans dated within [since, until] (either end open)."""
+        query = sa.select(plans_table.c.id).where(plans_table.c.withdrawn_at.is_(None))
+        if since is not None:
+            query = query.where(plans_table.c.plan_date >= since.isoformat())
+        if until is not None:
+            query = query.where(plans_table.c.plan_date <= until.isoformat())
+        with self.engine.connect() as conn:
+            return sorted(int(i) for i in conn.execute(query.order_by(plans_table.c.id)).scalars())
 
     @_guarded
     def list_plans(self) -> pd.DataFrame:
@@ -505,6 +626,7 @@ class PlanHistory:
             t.c.settings,
             t.c.kpis,
             t.c.input_fingerprint,
+            t.c.withdrawn_at,
         ]
         outcomes = (
             sa.select(plan_outcomes_table.c.plan_id, sa.func.count().label("outcome_files"))
@@ -544,6 +666,7 @@ class PlanHistory:
                     "holdout_seed": r["holdout_seed"],
                     "input_fingerprint": r["input_fingerprint"],
                     "outcome_files": int(r["outcome_files"]),
+                    "withdrawn": r["withdrawn_at"] is not None,
                 }
             )
         return pd.DataFrame.from_records(out, columns=LIST_COLUMNS)
@@ -699,6 +822,8 @@ def _unversioned_revision(connection: sa.Connection) -> str | None:
     inspector = sa.inspect(connection)
     if not inspector.has_table("plans"):
         return None
+    if inspector.has_table("plan_contacts"):
+        return "0003"
     columns = {c["name"] for c in inspector.get_columns("plans")}
     return "0002" if "assignments_sha256" in columns else "0001"
 
@@ -784,6 +909,7 @@ LIST_COLUMNS = [
     "holdout_seed",
     "input_fingerprint",
     "outcome_files",
+    "withdrawn",
 ]
 OUTCOME_LIST_COLUMNS = ["id", "plan_id", "uploaded_at", "uploaded_by", "file_name", "sha256"]
 
