@@ -26,7 +26,7 @@ def history_url(tmp_path, monkeypatch) -> str:
 
 
 def saved_plan(url: str, budget: float = 400.0) -> int:
-    cohort, catalog = app_support.reference_cohort(), load_catalog()
+    cohort, catalog = app_support.bundled_cohort(), load_catalog()
     result = solve_plan(cohort, catalog, PlanSettings(budget=budget))
     exports = build_exports(result.assignments, plan_date=dt.date(2025, 11, 5))
     with PlanHistory(url) as history:
@@ -47,7 +47,7 @@ class FakeUpload:
 
 @pytest.fixture
 def ss():
-    state = {session.COHORT: app_support.reference_cohort(), session.COHORT_KIND: "injected"}
+    state = {session.COHORT: app_support.bundled_cohort(), session.COHORT_KIND: "injected"}
     session.init_state(state)
     return state
 
