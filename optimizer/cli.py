@@ -12,6 +12,7 @@ history commands, XGBoost only for the churn commands).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 import time
 from pathlib import Path
@@ -125,11 +126,51 @@ def _run_plan(args: argparse.Namespace, history) -> int:
     if progress is not None:
         progress(0.0, f"loading {args.predictions} and {args.features}")
     cohort, catalog = _load(args)
-    result = solve_plan(
-        cohort, catalog, settings, solver=args.solver, time_limit=args.time_limit, progress=progress
-    )
+    policy = loop_cli.contact_policy(args)
+    exclusions = None
+    if loop_cli.uses_contact_history(args):  # the week against the contact history and its policies
+        from optimizer.loop.weekly import plan_week
+
+        plan_date = args.date or dt.date.today()
+        store = history if history is not None else loop_cli.open_history(args)
+        try:
+            contacts = store.contacts(before=plan_date)  # plans dated before this week, not withdrawn
+            salt = store.control_salt() if policy.global_control else None
+        finally:
+            if store is not history:
+                store.close()
+        week = plan_week(
+            cohort,
+            catalog,
+            settings,
+            plan_date=plan_date,
+            policy=policy,
+            contacts=contacts,
+            salt=salt,
+            solver=args.solver,
+            time_limit=args.time_limit,
+            progress=progress,
+        )
+        result, exclusions = week.result, week.exclusions
+    else:
+        result = solve_plan(
+            cohort, catalog, settings, solver=args.solver, time_limit=args.time_limit, progress=progress
+        )
     report = result.solver_report
     payload = result.to_dict()
+    payload["excluded"] = (
+        exclusions.counts
+        if exclusions is not None
+        else {"holdout_window": 0, "cooldown": 0, "channel_cap": 0, "global_control": 0}
+    )
+    payload["contact_policy"] = {**policy.to_dict(), "history_consulted": exclusions is not None}
+    if exclusions is not None:
+        counts = exclusions.counts
+        print(
+            f"Contact policy: {int(exclusions.excluded.sum())} customers excluded (open holdout window "
+            f"{counts['holdout_window']}, cool-down {counts['cooldown']}, global control "
+            f"{counts['global_control']}); {counts['channel_cap']} with a capped channel"
+        )
     print(
         f"Solver: {report.solver} ({report.reason}); status {result.status} in {report.runtime_seconds:.3f}s"
     )
@@ -140,7 +181,11 @@ def _run_plan(args: argparse.Namespace, history) -> int:
     k = result.kpis
     if k is not None:  # a plan
         exports = build_exports(
-            result.assignments, holdout_rate=args.holdout, seed=args.seed, plan_date=args.date
+            result.assignments,
+            holdout_rate=args.holdout,
+            seed=args.seed,
+            plan_date=args.date,
+            excluded=None if exclusions is None else exclusions.table,
         )
         written = write_exports(exports, args.out_dir)
         roi = "n/a" if k.roi_pct is None else f"{k.roi_pct:,.1f}%"

@@ -142,3 +142,36 @@ def budgets(text: str) -> list[float]:
     if any(v < 0 for v in values):
         raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
     return values
+
+
+def channel_cap(text: str):
+    """`CHANNEL=M:W` (e.g. email=2:28): at most M actions of a catalog channel within W days."""
+    from optimizer.loop.policies import ChannelCap, PolicyError
+
+    try:
+        return ChannelCap.parse(text)
+    except PolicyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def control_fraction(text: str) -> float:
+    """The global control group's share of the customer base: a number from 0 to 0.5."""
+    what = "must be a number from 0 to 0.5"
+    value = _number(text, what)
+    if not 0.0 <= value <= 0.5:
+        raise argparse.ArgumentTypeError(f"{what}, got {text!r}")
+    return value
+
+
+def plan_ids(text: str) -> list[int]:
+    """`3,4,5`: saved plan ids, each a whole number, 1 or more."""
+    out = []
+    for part in text.split(","):
+        try:
+            value = int(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"plan ids must look like 3,4,5, got {text!r}") from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"plan ids must be 1 or more, got {part.strip()!r}")
+        out.append(value)
+    return list(dict.fromkeys(out))

@@ -82,7 +82,9 @@ def holdout_flags(
 
 @dataclass(frozen=True)
 class Exports:
-    """The four export files as frames, with their dated file names."""
+    """The four export files as frames, with their dated file names; a fifth, `excluded_YYYYMMDD.csv`
+    (customer_id, reason, the plan that caused it, until when), when the week was planned with contact
+    policies against the history."""
 
     plan_date: dt.date
     holdout_rate: float
@@ -91,6 +93,7 @@ class Exports:
     email_list: pd.DataFrame
     push_list: pd.DataFrame
     call_queue: pd.DataFrame
+    excluded: pd.DataFrame | None = None
 
     @property
     def stamp(self) -> str:
@@ -103,6 +106,7 @@ class Exports:
             f"email_list_{self.stamp}.csv": self.email_list,
             f"push_list_{self.stamp}.csv": self.push_list,
             f"call_queue_{self.stamp}.csv": self.call_queue,
+            **({f"excluded_{self.stamp}.csv": self.excluded} if self.excluded is not None else {}),
         }
 
     @property
@@ -120,6 +124,7 @@ def build_exports(
     holdout_rate: float = DEFAULT_HOLDOUT_RATE,
     seed: int = DEFAULT_SEED,
     plan_date: dt.date | None = None,
+    excluded: pd.DataFrame | None = None,
 ) -> Exports:
     """Build the export frames from a plan's assignments (`PlanResult.assignments`)."""
     plan_date = plan_date or dt.date.today()
@@ -145,6 +150,7 @@ def build_exports(
         email_list=email.reset_index(drop=True),
         push_list=push.reset_index(drop=True),
         call_queue=call.reset_index(drop=True),
+        excluded=None if excluded is None else excluded.reset_index(drop=True),
     )
 
 

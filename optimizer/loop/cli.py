@@ -119,6 +119,38 @@ def _rule_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _policy_arguments(parser: argparse.ArgumentParser) -> None:
+    policy = parser.add_argument_group(
+        "contact policy (applied against the plan history with --save, --history or a policy flag)"
+    )
+    policy.add_argument(
+        "--holdout-window-days",
+        type=cliargs.count,
+        default=None,
+        help="no action for a customer held out in a plan of the last N days (default 30; 0: off)",
+    )
+    policy.add_argument(
+        "--cooldown-days",
+        type=cliargs.count,
+        default=None,
+        help="no action for a customer treated in a plan of the last N days (default 0: off)",
+    )
+    policy.add_argument(
+        "--channel-cap",
+        type=cliargs.channel_cap,
+        action="append",
+        default=None,
+        metavar="CHANNEL=M:W",
+        help="at most M actions of CHANNEL within W days, this week included (repeatable)",
+    )
+    policy.add_argument(
+        "--global-control",
+        type=cliargs.control_fraction,
+        default=None,
+        help="share of the customer base in the persistent global control group (0 to 0.5; default 0)",
+    )
+
+
 def _rule(args: argparse.Namespace) -> SufficiencyRule:
     return SufficiencyRule(args.min_holdout, args.min_treated, args.max_ci_width)
 
@@ -137,6 +169,12 @@ def open_history_for_save(args: argparse.Namespace) -> PlanHistory | None:
     return PlanHistory(args.history)
 
 
+def open_history(args: argparse.Namespace) -> PlanHistory:
+    from optimizer.loop.history import PlanHistory
+
+    return PlanHistory(args.history)
+
+
 def save_exported_plan(
     args: argparse.Namespace, result, exports, cohort, catalog, history: PlanHistory | None = None
 ) -> int | None:
@@ -150,7 +188,13 @@ def save_exported_plan(
     history = history or PlanHistory(args.history)
     try:
         plan_id = history.save_plan(
-            result, exports, cohort, catalog, label=args.label or "", created_by=_user()
+            result,
+            exports,
+            cohort,
+            catalog,
+            label=args.label or "",
+            created_by=_user(),
+            contact_policy=contact_policy(args).to_dict(),
         )
     except HistoryError as error:
         raise HistoryError(f"the export files were written but the plan was not saved: {error}") from error
@@ -163,6 +207,48 @@ def save_exported_plan(
 
 def _user() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or ""
+
+
+# --- contact policies ----------------------------------------------------------------------------------
+
+_POLICY_FLAGS = ("holdout_window_days", "cooldown_days", "channel_cap", "global_control")
+
+
+def uses_contact_history(args: argparse.Namespace) -> bool:
+    """`plan` consults the contact history with --save, --history or any contact-policy flag."""
+    return bool(
+        getattr(args, "save", False)
+        or getattr(args, "history", None)
+        or any(getattr(args, name, None) is not None for name in _POLICY_FLAGS)
+    )
+
+
+def contact_policy(args: argparse.Namespace):
+    """The `ContactPolicy` of `plan`'s flags (defaults where a flag is absent)."""
+    from optimizer.loop.policies import DEFAULT_HOLDOUT_WINDOW_DAYS, ContactPolicy, PolicyError
+
+    try:
+        return ContactPolicy(
+            holdout_window_days=DEFAULT_HOLDOUT_WINDOW_DAYS
+            if args.holdout_window_days is None
+            else args.holdout_window_days,
+            cooldown_days=args.cooldown_days or 0,
+            channel_caps=tuple(args.channel_cap or ()),
+            global_control=args.global_control or 0.0,
+        )
+    except PolicyError as exc:  # e.g. two caps for one channel
+        raise InputError(InputProblem("--channel-cap", str(exc))) from None
+
+
+def run_history_withdraw(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+
+    with PlanHistory(args.history) as history:
+        history.withdraw_plan(args.plan)
+    print(f"Plan #{args.plan} withdrawn: it stays in the history but no longer counts as contacts.")
+    if args.json:
+        _print_json({"plan": args.plan, "withdrawn": True})
+    return EXIT_OK
 
 
 # --- history -----------------------------------------------------------------------------------------
@@ -371,6 +457,8 @@ def _load_measurement(args: argparse.Namespace, history: PlanHistory, plan: Save
 def run_measure(args: argparse.Namespace) -> int:
     from optimizer.loop.history import PlanHistory
 
+    if args.plan is None:
+        return run_measure_pooled(args)
     with PlanHistory(args.history) as history:
         plan = history.load_plan(args.plan)
         measurement, content, name = _load_measurement(args, history, plan)
@@ -389,6 +477,105 @@ def run_measure(args: argparse.Namespace) -> int:
         print(f"Outcomes saved against plan #{plan.id} (file #{saved_as})")
     if args.json:
         _print_json({"plan": plan.id, "outcomes_file": name, "saved_as": saved_as, **measurement.to_dict()})
+    return EXIT_OK
+
+
+def pooled_weeks(history: PlanHistory, plan_ids: list[int]):
+    """The saved plans' latest outcome files as `MeasuredWeek`s (plans without outcomes are refused)."""
+    from optimizer.loop.policies import global_control_members
+    from optimizer.loop.pooled import MeasuredWeek
+
+    weeks = []
+    for plan_id in plan_ids:
+        plan = history.load_plan(plan_id)
+        content, name = history.load_outcomes(plan.id)
+        outcomes = load_plan_outcomes(plan, content, name)
+        control: list[str] = []
+        fraction = float((history.contact_policy(plan.id) or {}).get("global_control", 0.0))
+        if fraction > 0:
+            ids = plan.cohort["customer_id"].astype(str).to_numpy(dtype=object)
+            control = ids[global_control_members(ids, history.control_salt(), fraction)].tolist()
+        weeks.append(MeasuredWeek(plan.id, plan.plan_rows, outcomes, control))
+    return weeks
+
+
+def run_measure_pooled(args: argparse.Namespace) -> int:
+    from optimizer.loop.history import PlanHistory
+    from optimizer.loop.pooled import measure_pooled
+
+    if args.until is not None and args.since is None:
+        raise InputError(InputProblem("--until", "needs --since"))
+    with PlanHistory(args.history) as history:
+        ids = args.plans if args.plans is not None else history.plan_ids_between(args.since, args.until)
+        if not ids:
+            raise InputError(InputProblem("--since", "no saved plan is dated in that period"))
+        pooled = measure_pooled(pooled_weeks(history, ids), rule=_rule(args))
+    measurement = pooled.measurement
+    print(f"Plans {', '.join(f'#{i}' for i in pooled.plan_ids)} pooled: {measurement.matched} customer-weeks")
+    print(_format_table(measurement.table))
+    if pooled.repeated_customers:
+        print(
+            f"  note: {pooled.repeated_customers} customers appear in more than one week (one row per week)"
+        )
+    if pooled.program is not None:
+        p = pooled.program
+        print(
+            f"Program lift vs the global control group: {p['measured_uplift']:+.3f} "
+            f"[{p['uplift_ci_low']:+.3f}, {p['uplift_ci_high']:+.3f}] "
+            f"({p['treated_n']} program customers, {p['holdout_n']} control customers)"
+        )
+    for note in measurement.notes + pooled.notes:
+        print(f"  note: {note}")
+    if args.json:
+        _print_json(pooled.to_dict())
+    return EXIT_OK
+
+
+def run_simulate_weeks(args: argparse.Namespace) -> int:
+    from optimizer.loop.simulation import WEEK_HEADER, simulate_weeks, week_line
+    from optimizer.model import PlanSettings
+
+    # The default settings are written for 250 customers: budget and capacities scale with the cohort.
+    f = args.cohort_size / 250
+    settings = PlanSettings(
+        budget=args.budget if args.budget is not None else 150 * f,
+        email_capacity=120 * f,
+        push_capacity=100 * f,
+        call_capacity=20 * f,
+    )
+    history = None
+    if args.history is not None:
+        from optimizer.loop.history import PlanHistory
+
+        history = PlanHistory(args.history)
+    print(WEEK_HEADER)
+    try:
+        simulation = simulate_weeks(
+            args.weeks,
+            args.cohort_size,
+            args.seed,
+            settings=settings,
+            policy=contact_policy(args),
+            recalibrate_week=args.recalibrate_week,
+            on_week=lambda week: print(week_line(week), flush=True),
+            history=history,
+        )
+    finally:
+        if history is not None:
+            history.close()
+    first = simulation.first_sufficient
+    print(
+        "First week with enough evidence: "
+        + (", ".join(f"action {a}: week {w}" for a, w in sorted(first.items())) or "none yet")
+    )
+    if args.json:
+        _print_json(
+            {
+                "weeks": [week.to_dict() for week in simulation.weeks],
+                "first_sufficient": {str(a): w for a, w in sorted(first.items())},
+                "true_uplift": {str(a): u for a, u in sorted(simulation.true_uplift.items())},
+            }
+        )
     return EXIT_OK
 
 
@@ -449,6 +636,7 @@ def register(subparsers) -> None:
         plan.add_argument("--save", action="store_true", help="save the exported plan in the plan history")
         plan.add_argument("--label", default="", help="a name for the saved plan")
         _history_argument(plan)
+        _policy_arguments(plan)
 
     history = subparsers.add_parser("history", help="saved plans: list, show, export, compare")
     actions = history.add_subparsers(dest="history_command", required=True)
@@ -457,6 +645,9 @@ def register(subparsers) -> None:
     show = actions.add_parser("show", help="one saved plan: settings, KPIs, action mix, outcome files")
     show.add_argument("--plan", type=_plan_id, required=True)
     show.set_defaults(handler=run_history_show)
+    withdraw = actions.add_parser("withdraw", help="mark a saved plan as not executed: it stops counting")
+    withdraw.add_argument("--plan", type=_plan_id, required=True)
+    withdraw.set_defaults(handler=run_history_withdraw)
     export = actions.add_parser("export", help="write a saved plan's four files exactly as exported")
     export.add_argument("--plan", type=_plan_id, required=True)
     export.add_argument("--out-dir", type=Path, default=Path("exports"))
@@ -464,7 +655,7 @@ def register(subparsers) -> None:
     compare = actions.add_parser("compare", help="two saved plans side by side")
     compare.add_argument("--plans", type=_plan_id, nargs=2, required=True, metavar="ID")
     compare.set_defaults(handler=run_history_compare)
-    for sub in (listing, show, export, compare):
+    for sub in (listing, show, withdraw, export, compare):
         _history_argument(sub)
         sub.add_argument("--json", action="store_true", help="print one JSON object as the last line")
 
@@ -491,8 +682,14 @@ def register(subparsers) -> None:
     )
     simulate.set_defaults(handler=run_simulate)
 
-    measure = subparsers.add_parser("measure", help="measured uplift per action from 30-day outcomes")
-    measure.add_argument("--plan", type=_plan_id, required=True)
+    measure = subparsers.add_parser(
+        "measure", help="measured uplift per action from 30-day outcomes (one plan, or several pooled)"
+    )
+    chosen = measure.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--plan", type=_plan_id, help="one saved plan")
+    chosen.add_argument("--plans", type=cliargs.plan_ids, help="several saved plans, pooled: 3,4,5")
+    chosen.add_argument("--since", type=cliargs.date, help="pool the plans dated from this day (YYYY-MM-DD)")
+    measure.add_argument("--until", type=cliargs.date, default=None, help="... up to this day (with --since)")
     measure.add_argument(
         "--outcomes", type=Path, default=None, help="CSV customer_id,churned (default: the latest saved)"
     )
@@ -516,6 +713,20 @@ def register(subparsers) -> None:
     _rule_arguments(recalibrate)
     recalibrate.set_defaults(handler=run_recalibrate)
 
-    for sub in (simulate, measure, recalibrate):
+    weeks = subparsers.add_parser(
+        "simulate-weeks",
+        help="the weekly program for several weeks on the synthetic base, at a known true uplift per action",
+    )
+    weeks.add_argument("--weeks", type=cliargs.positive_count, default=12, help="weeks to simulate")
+    weeks.add_argument("--cohort-size", type=cliargs.positive_count, default=250, help="customers per week")
+    weeks.add_argument("--seed", type=cliargs.seed, default=1, help="random seed (deterministic)")
+    weeks.add_argument(
+        "--recalibrate-week", type=cliargs.positive_count, default=None, help="recalibrate the catalog then"
+    )
+    weeks.add_argument("--budget", type=cliargs.amount, default=None, help="weekly budget (default scaled)")
+    _policy_arguments(weeks)
+    weeks.set_defaults(handler=run_simulate_weeks)
+
+    for sub in (simulate, measure, recalibrate, weeks):
         _history_argument(sub)
         sub.add_argument("--json", action="store_true", help="print one JSON object as the last line")

@@ -567,6 +567,17 @@ class PlanHistory:
             raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
 
     @_guarded
+    def contact_policy(self, plan_id: int) -> dict | None:
+        """The contact policies a plan was made under (None: planned without them)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                sa.select(plans_table.c.contact_policy).where(plans_table.c.id == int(plan_id))
+            ).first()
+        if value is None:
+            raise PlanNotFound(f"no saved plan with id {int(plan_id)} in {self.safe_url}")
+        return value[0]
+
+    @_guarded
     def withdrawn(self, plan_id: int) -> bool:
         with self.engine.connect() as conn:
             value = conn.execute(

@@ -128,8 +128,13 @@ def simulate_weeks(
     rule: SufficiencyRule | None = None,
     solver: str = "auto",
     on_week: Callable[[SimulatedWeek], None] | None = None,
+    history=None,
 ) -> Simulation:
-    """Run the weekly program for `weeks` weeks on the synthetic base (see the module docstring)."""
+    """Run the weekly program for `weeks` weeks on the synthetic base (see the module docstring).
+
+    `history` (a `PlanHistory`): every week is saved there with its exports and its outcomes, and the contact
+    history and the control group's salt are read from it (as `plan --save` does) instead of memory.
+    """
     from optimizer.churn.generate import generate_customers
     from optimizer.churn.model import ChurnModel
     from optimizer.churn.paths import DEFAULT_MODEL_DIR
@@ -145,6 +150,8 @@ def simulate_weeks(
     policy = policy or ContactPolicy()
     # The control group's salt: fixed by the seed, so a simulation repeats exactly (a history makes its own).
     salt = f"{seed:016x}"[-16:] if policy.global_control else None
+    if history is not None and policy.global_control:
+        salt = history.control_salt()
     contacts: list[pd.DataFrame] = []
     measured: list[tuple[dt.date, MeasuredWeek]] = []
     result = Simulation(true_uplift=truth)
@@ -153,19 +160,23 @@ def simulate_weeks(
         plan_date = START + dt.timedelta(days=7 * (week - 1))
         _drift(base, rng)
         cohort = _cohort(base, cohort_size, rng, model)
-        history = pd.concat(contacts, ignore_index=True) if contacts else None
+        if history is not None:
+            known = history.contacts(before=plan_date)
+        else:
+            known = pd.concat(contacts, ignore_index=True) if contacts else None
         planned = plan_week(
             cohort,
             catalog,
             settings,
             plan_date=plan_date,
             policy=policy,
-            contacts=history,
+            contacts=known,
             salt=salt,
             solver=solver,
         )
         assignments = planned.result.assignments
-        held = holdout_flags(assignments, holdout_rate, seed=int(rng.integers(1, 2**31)))
+        holdout_seed = int(rng.integers(1, 2**31))
+        held = holdout_flags(assignments, holdout_rate, seed=holdout_seed)
         contacts.append(contacts_of_plan(week, plan_date, assignments, held))
 
         # Outcomes from the truth, for the whole cohort.
@@ -181,7 +192,10 @@ def simulate_weeks(
         control = cohort["customer_id"].astype(str)[planned.exclusions.reason == "global_control"].tolist()
         result.control.update(control)
         rows = assignments.assign(holdout=held)
-        measured.append((plan_date, MeasuredWeek(week, rows, outcomes, control)))
+        plan_id = week
+        if history is not None:
+            plan_id = _save_week(history, planned, cohort, catalog, holdout_rate, holdout_seed, outcomes)
+        measured.append((plan_date, MeasuredWeek(plan_id, rows, outcomes, control)))
 
         treated = assignments[~held]
         value = treated["churn_probability"] * treated["action_id"].map(truth).fillna(0.0) * treated["clv"]
@@ -216,6 +230,30 @@ def simulate_weeks(
             on_week(simulated)
     result.contacts = pd.concat(contacts, ignore_index=True)
     return result
+
+
+def _save_week(history, planned, cohort, catalog, rate: float, seed: int, outcomes: pd.DataFrame) -> int:
+    from optimizer.exports import build_exports
+    from optimizer.loop.outcomes import outcomes_csv_bytes
+
+    exports = build_exports(
+        planned.result.assignments,
+        holdout_rate=rate,
+        seed=seed,
+        plan_date=planned.plan_date,
+        excluded=planned.exclusions.table,
+    )
+    plan_id = history.save_plan(
+        planned.result,
+        exports,
+        cohort,
+        catalog,
+        label=f"simulated week {planned.plan_date.isoformat()}",
+        contact_policy=planned.exclusions.policy.to_dict(),
+    )
+    name = f"simulated_outcomes_{planned.plan_date.strftime('%Y%m%d')}.csv"
+    history.save_outcomes(plan_id, outcomes_csv_bytes(outcomes), name)
+    return plan_id
 
 
 UPLIFT_COLUMNS = [
