@@ -33,12 +33,18 @@ def loaded_by(*argv: str) -> dict:
     ("extra", "expected"),
     [
         ([], []),
-        (["--save", "--label", "probe"], ["sqlalchemy", "optimizer.loop.history"]),
+        (["--history", "URL"], ["sqlalchemy", "optimizer.loop.history"]),  # planned against the history
+        (["--cooldown-days", "7"], ["sqlalchemy", "optimizer.loop.history"]),  # a contact policy needs it
+        (["--history", "URL", "--save", "--label", "probe"], ["sqlalchemy", "optimizer.loop.history"]),
     ],
 )
-def test_plan_imports_the_history_only_to_save(tmp_path, extra, expected):
+def test_plan_imports_the_history_only_to_save(tmp_path, extra, expected, monkeypatch):
+    """A plain plan never loads SQLAlchemy; planning against the history (--history, --save or a
+    contact-policy flag) does."""
     url = f"sqlite:///{(tmp_path / 'h.sqlite').as_posix()}"
-    probe = loaded_by("plan", "--out-dir", str(tmp_path / "out"), "--history", url, *extra)
+    monkeypatch.setenv("PLAYLISTPRO_HISTORY_URL", url)
+    extra = [url if value == "URL" else value for value in extra]
+    probe = loaded_by("plan", "--out-dir", str(tmp_path / "out"), *extra)
     assert probe == {"code": 0, "loaded": expected}
 
 
