@@ -97,9 +97,8 @@ def main() -> None:
     print(f"{'without the history (solve_plan)':<40} {a:>9.3f}")
     print(f"{'against the history (read + plan_week)':<40} {b:>9.3f}   of which reading the contacts {r:.3f}")
     print(f"added by the history: {b - a:+.3f} s (target <= 0.5 s); excluded {week.exclusions.counts}")
-    print(
-        f"net value without / with the policies: {result.kpis.net_value:,.2f} / {week.result.kpis.net_value:,.2f}"
-    )
+    values = f"{result.kpis.net_value:,.2f} / {week.result.kpis.net_value:,.2f}"
+    print(f"net value without / with the policies: {values}")
 
 
 if __name__ == "__main__":
