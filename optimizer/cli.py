@@ -134,7 +134,9 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         plan_date = args.date or dt.date.today()
         store = history if history is not None else loop_cli.open_history(args)
         try:
-            contacts = store.contacts(before=plan_date)  # plans dated before this week, not withdrawn
+            # The plans dated before this week (not withdrawn) that a policy can still look at.
+            since = plan_date - dt.timedelta(days=policy.lookback_days)
+            contacts = store.contacts(before=plan_date, since=since)
             salt = store.control_salt() if policy.global_control else None
         finally:
             if store is not history:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -154,3 +155,26 @@ def test_measure_pools_several_plans(tmp_path, url, capsys):
         main(["measure", "--since", "2026-03-01", "--until", "2026-03-05", "--history", url, "--json"]) == 0
     )
     assert last_json(capsys)["plans"] == ids[:1]
+
+
+def test_contacts_by_date_and_plan_on_every_backend(fresh_history_url, tmp_path, capsys):
+    """The contact history's query (dates, plan ids, withdrawn plans) on SQLite and PostgreSQL."""
+    ids = []
+    for date in ("2026-03-02", "2026-03-09", "2026-03-16"):
+        ids.append(
+            plan(capsys, fresh_history_url, date, tmp_path / date, "--save", "--holdout-window-days", "0")
+        )
+    with PlanHistory(fresh_history_url) as history:
+        every = history.contacts()
+        sizes = every.groupby("plan_id").size()
+        assert sizes.to_dict() == {p["plan_id"]: p["customers_treated"] for p in ids}
+        before = history.contacts(before=dt.date(2026, 3, 16), since=dt.date(2026, 3, 9))
+        assert set(before["plan_id"]) == {ids[1]["plan_id"]}
+        assert set(history.contacts(plan_ids=[ids[0]["plan_id"], ids[2]["plan_id"]])["plan_id"]) == {
+            ids[0]["plan_id"],
+            ids[2]["plan_id"],
+        }
+        history.withdraw_plan(ids[1]["plan_id"])
+        assert ids[1]["plan_id"] not in set(history.contacts()["plan_id"])
+        assert every["holdout"].dtype == bool and every["customer_id"].map(type).eq(str).all()
+        assert history.control_salt() == history.control_salt() and len(history.control_salt()) == 16

@@ -528,9 +528,16 @@ class PlanHistory:
     # -- the contact history -------------------------------------------------------------------------
 
     @_guarded
-    def contacts(self, before: dt.date | None = None, plan_ids: list[int] | None = None) -> pd.DataFrame:
+    def contacts(
+        self,
+        before: dt.date | None = None,
+        plan_ids: list[int] | None = None,
+        *,
+        since: dt.date | None = None,
+    ) -> pd.DataFrame:
         """The contact history (`optimizer.loop.policies.CONTACT_COLUMNS`) of the saved plans that were not
-        withdrawn: dated strictly before `before` when given, of `plan_ids` when given. One indexed query."""
+        withdrawn: dated strictly before `before` and on or after `since` when given, of `plan_ids` when
+        given. One query on the plan-date index, fetched through the driver's cursor (no per-row objects)."""
         from optimizer.loop.policies import CONTACT_COLUMNS
 
         c, p = plan_contacts_table, plans_table
@@ -541,10 +548,21 @@ class PlanHistory:
         )
         if before is not None:
             query = query.where(c.c.plan_date < before.isoformat())
+        if since is not None:
+            query = query.where(c.c.plan_date >= since.isoformat())
         if plan_ids is not None:
             query = query.where(c.c.plan_id.in_([int(i) for i in plan_ids]))
         with self.engine.connect() as conn:
-            frame = pd.DataFrame(conn.execute(query).all(), columns=CONTACT_COLUMNS)
+            compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+            params = compiled.params
+            args = [params[name] for name in compiled.positiontup or ()] if compiled.positional else params
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(str(compiled), args)
+                rows = cursor.fetchall()
+            finally:
+                cursor.close()
+        frame = pd.DataFrame.from_records(rows, columns=CONTACT_COLUMNS)
         return frame.astype(
             {
                 "plan_id": "int64",

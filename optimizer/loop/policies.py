@@ -99,6 +99,16 @@ class ContactPolicy:
             raise PolicyError("at most one cap per channel")
 
     @property
+    def lookback_days(self) -> int:
+        """How far back a week's exclusions can look: only plans dated within this many days count."""
+        windows = [
+            self.holdout_window_days,
+            self.cooldown_days,
+            *(cap.window_days for cap in self.channel_caps),
+        ]
+        return max(windows)
+
+    @property
     def active(self) -> bool:
         return bool(
             self.holdout_window_days or self.cooldown_days or self.channel_caps or self.global_control

@@ -161,7 +161,9 @@ def simulate_weeks(
         _drift(base, rng)
         cohort = _cohort(base, cohort_size, rng, model)
         if history is not None:
-            known = history.contacts(before=plan_date)
+            known = history.contacts(
+                before=plan_date, since=plan_date - dt.timedelta(days=policy.lookback_days)
+            )
         else:
             known = pd.concat(contacts, ignore_index=True) if contacts else None
         planned = plan_week(
