@@ -1,5 +1,8 @@
 """CLI of the measure-and-improve loop: plan history, simulated outcomes, measurement, recalibration.
 
+Size (about 760 lines): one parser and one small handler per command (eleven commands and the plan flags);
+each handler only calls `optimizer.loop` and prints, so splitting it would only scatter the parser.
+
     python -m optimizer plan ... --save [--label TEXT]           save the exported plan in the history
     python -m optimizer history list|show|export|compare ...     the saved plans
     python -m optimizer simulate-outcomes --plan ID --out FILE    outcomes drawn at known true uplifts

@@ -1,5 +1,8 @@
 """Plan history: every exported plan, kept with everything it was made from.
 
+Size (about 570 lines): the `PlanHistory` store's save, list and load of plans, files and outcomes; the
+schema, engine and migrations are in `schema.py`, the contact history in `contacts.py`.
+
 A saved plan holds its settings, action catalog, full cohort, input fingerprints, solver report, KPIs,
 constraint report, assignments with holdout flags, the exact bytes of its four export files, and any outcome
 files uploaded against it later. It can be listed, reopened, compared, re-downloaded byte for byte and
@@ -27,231 +30,45 @@ catalog; the cohort and the assignments with their holdout flags as gzip'd CSV, 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import gzip
 import hashlib
 import io
 import math
-import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
 
 from optimizer.analysis import ASSIGNMENT_COLUMNS, Kpis
 from optimizer.catalog import catalog_file_frame, validate_catalog
 from optimizer.csvout import csv_bytes
-from optimizer.data import bundled_data_dir
-from optimizer.errors import HistoryError
+from optimizer.errors import HistoryError as HistoryError
 from optimizer.exports import Exports, to_csv_bytes
+from optimizer.loop.contacts import ContactHistory
+from optimizer.loop.schema import (
+    _CONSTRAINT_FLOATS,
+    SCHEMA_VERSION,
+    PlanNotFound,
+    _guarded,
+    _history_errors,
+    _now,
+    create_history_engine,
+    plan_contacts_table,
+    plan_files_table,
+    plan_outcomes_table,
+    plans_table,
+    resolve_history_url,
+    upgrade_schema,
+)
+from optimizer.loop.schema import HISTORY_URL_ENV as HISTORY_URL_ENV  # re-exported names of the store
+from optimizer.loop.schema import _metadata as _metadata
+from optimizer.loop.schema import default_history_url as default_history_url
 from optimizer.model import PlanSettings
 from optimizer.plan import PlanResult, SolverReport
 from optimizer.solvers import SolveStatus
-
-HISTORY_URL_ENV = "PLAYLISTPRO_HISTORY_URL"
-SCHEMA_VERSION = 1
-SQLITE_BUSY_TIMEOUT_SECONDS = 60.0
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-# pg_advisory_xact_lock key serialising schema creation and upgrades ("plhist" as a number).
-POSTGRES_SCHEMA_LOCK = 0x706C68697374
-
-_metadata = sa.MetaData()
-
-plans_table = sa.Table(
-    "plans",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.String(40), nullable=False),  # ISO 8601, UTC
-    sa.Column("label", sa.String(200), nullable=False, default=""),
-    sa.Column("created_by", sa.String(200), nullable=False, default=""),
-    sa.Column("plan_date", sa.String(10), nullable=False),
-    sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("solver", sa.String(20), nullable=False),
-    sa.Column("holdout_rate", sa.Float, nullable=False),
-    sa.Column("holdout_seed", sa.BigInteger, nullable=False),
-    sa.Column("holdout_count", sa.Integer, nullable=False),
-    sa.Column("customers", sa.Integer, nullable=False),
-    sa.Column("customers_treated", sa.Integer, nullable=False),
-    sa.Column("settings", sa.JSON, nullable=False),
-    sa.Column("kpis", sa.JSON, nullable=False),
-    sa.Column("solver_report", sa.JSON, nullable=False),
-    sa.Column("constraints", sa.JSON, nullable=False),
-    sa.Column("catalog", sa.JSON, nullable=False),
-    sa.Column("cohort_sha256", sa.String(64), nullable=False),
-    sa.Column("catalog_sha256", sa.String(64), nullable=False),
-    sa.Column("input_fingerprint", sa.String(64), nullable=False, index=True),
-    sa.Column("cohort_dtypes", sa.JSON, nullable=False),
-    sa.Column("cohort_csv_gz", sa.LargeBinary, nullable=False),  # the full cohort, to re-optimize
-    # The assignments (PlanResult.assignments) plus a boolean `holdout` column, as gzip'd CSV.
-    sa.Column("assignments_sha256", sa.String(64), nullable=False),
-    sa.Column("assignments_dtypes", sa.JSON, nullable=False),
-    sa.Column("assignments_csv_gz", sa.LargeBinary, nullable=False),
-    sa.Column("schema_version", sa.Integer, nullable=False),
-    sa.Column("withdrawn_at", sa.String(40), nullable=True),  # set: the plan was not executed (no contacts)
-    sa.Column("contact_policy", sa.JSON, nullable=True),  # the contact policies it was planned under
-)
-
-# The contact history: one row per customer a plan assigned an action (held out or not).
-plan_contacts_table = sa.Table(
-    "plan_contacts",
-    _metadata,
-    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("customer_id", sa.String(200), primary_key=True),
-    sa.Column("plan_date", sa.String(10), nullable=False, index=True),
-    sa.Column("action_id", sa.BigInteger, nullable=False),
-    sa.Column("channel", sa.String(20), nullable=False),
-    sa.Column("holdout", sa.Boolean, nullable=False),
-    sa.Index("ix_plan_contacts_customer_id", "customer_id"),
-)
-
-# Settings of the history itself (the global control group's salt).
-history_meta_table = sa.Table(
-    "history_meta",
-    _metadata,
-    sa.Column("key", sa.String(50), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-CONTROL_SALT_KEY = "global_control_salt"
-
-plan_files_table = sa.Table(
-    "plan_files",
-    _metadata,
-    sa.Column("plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),  # of the file's bytes
-    sa.Column("content_gz", sa.LargeBinary, nullable=False),  # the file's bytes, gzip'd
-)
-
-plan_outcomes_table = sa.Table(
-    "plan_outcomes",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column(
-        "plan_id", sa.Integer, sa.ForeignKey("plans.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
-    sa.Column("uploaded_at", sa.String(40), nullable=False),
-    sa.Column("uploaded_by", sa.String(200), nullable=False, default=""),
-    sa.Column("file_name", sa.String(300), nullable=False),
-    sa.Column("sha256", sa.String(64), nullable=False),
-    sa.Column("content", sa.LargeBinary, nullable=False),  # the uploaded CSV, as uploaded
-)
-
-_CONSTRAINT_FLOATS = ["limit", "used", "slack", "utilization_pct"]
-
-
-class PlanNotFound(ValueError):
-    """No saved plan (or outcome file) with that id."""
-
-
-_P = ParamSpec("_P")
-_T = TypeVar("_T")
-
-
-def _safe_url(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not a URL at all: never echo it (it may hold a password)
-        return "(an invalid database URL)"
-
-
-def _first_line(text: object) -> str:
-    lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
-    line = lines[0] if lines else ""
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-def _reason(error: BaseException) -> str:
-    """A one-line reason for a database failure: the driver's own first line, never the SQL."""
-    if isinstance(error, ModuleNotFoundError | sa.exc.NoSuchModuleError):
-        name = getattr(error, "name", None) or _first_line(error)
-        return f"the database driver is not installed ({name}): run pip install -r requirements.txt"
-    if isinstance(error, sa.exc.ArgumentError):
-        return "not a valid database URL (e.g. sqlite:///path/history.sqlite or postgresql+psycopg://user@host/db)"
-    if isinstance(error, sa.exc.DBAPIError) and error.orig is not None:
-        reason = _first_line(error.orig) or type(error.orig).__name__
-        if "file is not a database" in reason:
-            reason += " (the file is not a SQLite database, or it is corrupt)"
-        return reason
-    if isinstance(error, OSError):
-        return f"{error.filename or ''}: {error.strerror or error}".lstrip(": ")
-    return _first_line(error) or type(error).__name__
-
-
-@contextmanager
-def _history_errors(url: str) -> Iterator[None]:
-    """Turn a database failure into a `HistoryError` (PlanNotFound and HistoryError pass through)."""
-    try:
-        yield
-    except (HistoryError, PlanNotFound):
-        raise
-    except (sa.exc.SQLAlchemyError, ModuleNotFoundError, OSError) as error:
-        raise HistoryError(f"history database {_safe_url(url)}: {_reason(error)}") from error
-
-
-def _guarded(method: Callable[_P, _T]) -> Callable[_P, _T]:
-    @functools.wraps(method)
-    def call(*args: _P.args, **kwargs: _P.kwargs) -> _T:
-        with _history_errors(args[0].url):  # type: ignore[attr-defined]
-            return method(*args, **kwargs)
-
-    return call
-
-
-# --- URL and engine --------------------------------------------------------------------------------
-
-
-def default_history_url() -> str:
-    """`sqlite:///<repository>/data/history.sqlite`."""
-    return f"sqlite:///{(bundled_data_dir() / 'history.sqlite').as_posix()}"
-
-
-def resolve_history_url(url: str | None = None) -> str:
-    """The history database URL: the argument, else $PLAYLISTPRO_HISTORY_URL, else the default file."""
-    return url or os.environ.get(HISTORY_URL_ENV) or default_history_url()
-
-
-def create_history_engine(url: str) -> Engine:
-    """An engine for the history database; for SQLite: WAL, busy timeout, BEGIN IMMEDIATE per write.
-    Raises `HistoryError` (a garbage URL, a driver that is not installed, a folder that cannot be made)."""
-    with _history_errors(url):
-        return _create_engine(url)
-
-
-def _create_engine(url: str) -> Engine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
-    database = parsed.database
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-
-    @sa.event.listens_for(engine, "connect")
-    def _connect(dbapi_connection, _record):
-        # The driver must not open transactions itself: we emit BEGIN (IMMEDIATE) ourselves below, so a
-        # writer takes the write lock up front and concurrent writers queue on the busy timeout instead of
-        # failing on a lock upgrade.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def _begin(connection):
-        write = connection.get_execution_options().get("history_write", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
 
 # --- fingerprints and cohort storage ----------------------------------------------------------------
 
@@ -357,10 +174,6 @@ def _float_or_none(value) -> float | None:
     return None if value is None else float(value)
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
 # --- the saved plan ---------------------------------------------------------------------------------
 
 
@@ -408,7 +221,7 @@ class SavedPlan:
 # --- the store --------------------------------------------------------------------------------------
 
 
-class PlanHistory:
+class PlanHistory(ContactHistory):
     """The plan history database. Thread-safe: share one instance; each call uses its own connection."""
 
     def __init__(self, url: str | None = None):
@@ -430,9 +243,6 @@ class PlanHistory:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-    def _write(self):
-        return self.engine.execution_options(history_write=True).begin()
 
     # -- plans ---------------------------------------------------------------------------------------
 
@@ -524,117 +334,6 @@ class PlanHistory:
                     sa.insert(plan_contacts_table), contacts.assign(plan_id=plan_id).to_dict(orient="records")
                 )
         return plan_id
-
-    # -- the contact history -------------------------------------------------------------------------
-
-    @_guarded
-    def contacts(
-        self,
-        before: dt.date | None = None,
-        plan_ids: list[int] | None = None,
-        *,
-        since: dt.date | None = None,
-    ) -> pd.DataFrame:
-        """The contact history (`optimizer.loop.policies.CONTACT_COLUMNS`) of the saved plans that were not
-        withdrawn: dated strictly before `before` and on or after `since` when given, of `plan_ids` when
-        given. One query on the plan-date index, fetched through the driver's cursor (no per-row objects)."""
-        from optimizer.loop.policies import CONTACT_COLUMNS
-
-        c, p = plan_contacts_table, plans_table
-        query = (
-            sa.select(c.c.plan_id, c.c.plan_date, c.c.customer_id, c.c.action_id, c.c.channel, c.c.holdout)
-            .join(p, p.c.id == c.c.plan_id)
-            .where(p.c.withdrawn_at.is_(None))
-        )
-        if before is not None:
-            query = query.where(c.c.plan_date < before.isoformat())
-        if since is not None:
-            query = query.where(c.c.plan_date >= since.isoformat())
-        if plan_ids is not None:
-            query = query.where(c.c.plan_id.in_([int(i) for i in plan_ids]))
-        with self.engine.connect() as conn:
-            compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-            params = compiled.params
-            args = [params[name] for name in compiled.positiontup or ()] if compiled.positional else params
-            cursor = conn.connection.cursor()
-            try:
-                cursor.execute(str(compiled), args)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        frame = pd.DataFrame.from_records(rows, columns=CONTACT_COLUMNS)
-        return frame.astype(
-            {
-                "plan_id": "int64",
-                "customer_id": object,
-                "action_id": "int64",
-                "channel": object,
-                "holdout": bool,
-            }
-        ).assign(plan_date=lambda f: pd.to_datetime(f["plan_date"]))
-
-    @_guarded
-    def withdraw_plan(self, plan_id: int) -> None:
-        """Mark a plan as not executed: it stays in the history but stops counting as contacts."""
-        plan_id = int(plan_id)
-        with self._write() as conn:
-            done = conn.execute(
-                plans_table.update().where(plans_table.c.id == plan_id).values(withdrawn_at=_now())
-            )
-        if done.rowcount == 0:
-            raise PlanNotFound(f"no saved plan with id {plan_id} in {self.safe_url}")
-
-    @_guarded
-    def contact_policy(self, plan_id: int) -> dict | None:
-        """The contact policies a plan was made under (None: planned without them)."""
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(plans_table.c.contact_policy).where(plans_table.c.id == int(plan_id))
-            ).first()
-        if value is None:
-            raise PlanNotFound(f"no saved plan with id {int(plan_id)} in {self.safe_url}")
-        return value[0]
-
-    @_guarded
-    def withdrawn(self, plan_id: int) -> bool:
-        with self.engine.connect() as conn:
-            value = conn.execute(
-                sa.select(plans_table.c.withdrawn_at).where(plans_table.c.id == int(plan_id))
-            ).first()
-        if value is None:
-            raise PlanNotFound(f"no saved plan with id {int(plan_id)} in {self.safe_url}")
-        return value[0] is not None
-
-    @_guarded
-    def control_salt(self) -> str:
-        """The global control group's salt: created once per history (the first caller wins), then fixed."""
-        from optimizer.loop.policies import new_salt
-
-        table = history_meta_table
-        query = sa.select(table.c.value).where(table.c.key == CONTROL_SALT_KEY)
-        with self.engine.connect() as conn:
-            found = conn.execute(query).scalar()
-        if found is not None:
-            return str(found)
-        with self._write() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_SCHEMA_LOCK + 1})
-            found = conn.execute(query).scalar()
-            if found is None:
-                found = new_salt()
-                conn.execute(sa.insert(table).values(key=CONTROL_SALT_KEY, value=found))
-        return str(found)
-
-    @_guarded
-    def plan_ids_between(self, since: dt.date | None, until: dt.date | None) -> list[int]:
-        """Ids of the saved, not withdrawn plans dated within [since, until] (either end open)."""
-        query = sa.select(plans_table.c.id).where(plans_table.c.withdrawn_at.is_(None))
-        if since is not None:
-            query = query.where(plans_table.c.plan_date >= since.isoformat())
-        if until is not None:
-            query = query.where(plans_table.c.plan_date <= until.isoformat())
-        with self.engine.connect() as conn:
-            return sorted(int(i) for i in conn.execute(query.order_by(plans_table.c.id)).scalars())
 
     @_guarded
     def list_plans(self) -> pd.DataFrame:
@@ -808,85 +507,6 @@ class PlanHistory:
             which = "" if outcome_id is None else f" with id {outcome_id}"
             raise PlanNotFound(f"plan {plan_id} has no outcome file{which} uploaded")
         return bytes(row.content), row.file_name
-
-    @property
-    def safe_url(self) -> str:
-        """The URL with any password hidden (for messages)."""
-        return _safe_url(self.url)
-
-
-# --- the schema: Alembic migrations, applied once under a lock ----------------------------------------
-
-
-def _alembic_config(connection: sa.Connection):
-    from alembic.config import Config  # imported when a database is opened, not with the module
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    return config
-
-
-@functools.cache
-def _revisions() -> tuple[str, frozenset[str]]:
-    """(the head revision, every known revision) of the shipped migrations."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory(str(MIGRATIONS_DIR))
-    head = script.get_current_head()
-    if head is None:
-        raise HistoryError("the shipped history migrations have no head revision")
-    return head, frozenset(r.revision for r in script.walk_revisions())
-
-
-def _current_revision(connection: sa.Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
-    return MigrationContext.configure(connection).get_current_revision()
-
-
-def _unversioned_revision(connection: sa.Connection) -> str | None:
-    """The revision of a history made before the migrations existed (no alembic_version), from its columns;
-    None for an empty database."""
-    inspector = sa.inspect(connection)
-    if not inspector.has_table("plans"):
-        return None
-    if inspector.has_table("plan_contacts"):
-        return "0003"
-    columns = {c["name"] for c in inspector.get_columns("plans")}
-    return "0002" if "assignments_sha256" in columns else "0001"
-
-
-def upgrade_schema(engine: Engine) -> None:
-    """Create or upgrade the history schema to the shipped head revision, once across processes.
-
-    Cheap when the database is current (one read, no lock). Otherwise one transaction takes the schema lock
-    (PostgreSQL: `pg_advisory_xact_lock`; SQLite: BEGIN IMMEDIATE, the database's write lock), looks again
-    (another process may have upgraded meanwhile), stamps a database made before the migrations existed with
-    the revision its columns match, and runs the migrations; both databases roll DDL back with the
-    transaction, so a failed upgrade leaves the database as it was.
-    """
-    head, known = _revisions()
-    with engine.connect() as connection:
-        if _current_revision(connection) == head:
-            return
-    from alembic import command
-
-    with engine.execution_options(history_write=True).begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": POSTGRES_SCHEMA_LOCK})
-        current = _current_revision(connection)
-        if current == head:
-            return
-        if current is not None and current not in known:
-            raise HistoryError(
-                f"history database {_safe_url(str(engine.url))}: its schema (revision {current}) is newer "
-                f"than this version of the optimizer knows (up to {head}); upgrade the optimizer"
-            )
-        config = _alembic_config(connection)
-        if current is None and (found := _unversioned_revision(connection)) is not None:
-            command.stamp(config, found)
-        command.upgrade(config, "head")
 
 
 def _kpis_from(values: dict) -> Kpis:
