@@ -325,9 +325,13 @@ def value_tier(v: np.ndarray | pd.Series) -> np.ndarray:
 def normalize_subscriptions(types: pd.Series) -> pd.Series:
     """Known subscription types in their reference spelling, whatever the case and surrounding spaces
     (`premium`, ` PREMIUM ` -> `Premium`); other types are kept as given (trimmed)."""
-    text = types.astype(str).str.strip()
-    known = text.str.lower().map({t.lower(): t for t in SUBSCRIPTION_TYPES})
-    return known.where(known.notna(), text).astype(text.dtype)
+    text = types.astype(str)
+    # A cohort has a handful of distinct spellings: normalize those, then map every row by its code.
+    codes, uniques = pd.factorize(text)
+    spelled = pd.Series(uniques, dtype=object).str.strip()
+    known = spelled.str.lower().map({t.lower(): t for t in SUBSCRIPTION_TYPES})
+    names = known.where(known.notna(), spelled).to_numpy(dtype=object)
+    return pd.Series(names[codes], index=types.index).astype(text.dtype)
 
 
 def unknown_subscription_warnings(cohort: pd.DataFrame) -> list[str]:
