@@ -178,3 +178,40 @@ def test_contacts_by_date_and_plan_on_every_backend(fresh_history_url, tmp_path,
         assert ids[1]["plan_id"] not in set(history.contacts()["plan_id"])
         assert every["holdout"].dtype == bool and every["customer_id"].map(type).eq(str).all()
         assert history.control_salt() == history.control_salt() and len(history.control_salt()) == 16
+
+
+def test_recalibrate_from_pooled_evidence(tmp_path, url, capsys):
+    """Two weeks with outcomes drawn at a true uplift of 0.02 for the email: pooled, it has enough evidence
+    with a loose rule and the new catalog takes the pooled measurement (checked against `measure --plans`)."""
+    ids = []
+    for date in ("2026-03-02", "2026-03-09"):
+        ids.append(
+            plan(capsys, url, date, tmp_path / date, "--save", "--holdout-window-days", "0")["plan_id"]
+        )
+    for plan_id in ids:
+        outcomes = tmp_path / f"o{plan_id}.csv"
+        args = ["simulate-outcomes", "--plan", str(plan_id), "--out", str(outcomes), "--seed", str(plan_id)]
+        assert main([*args, "--uplift", "1=0.02", "--history", url]) == 0
+        assert (
+            main(["measure", "--plan", str(plan_id), "--outcomes", str(outcomes), "--save", "--history", url])
+            == 0
+        )
+    capsys.readouterr()
+    rule = ["--min-holdout", "1", "--min-treated", "1", "--max-ci-width", "2"]
+    selection = ["--plans", ",".join(map(str, ids))]
+    assert main(["measure", *selection, *rule, "--history", url, "--json"]) == 0
+    measured = pd.DataFrame(last_json(capsys)["actions"]).set_index("action_id")
+    out = tmp_path / "new.csv"
+    code = main(
+        ["recalibrate", *selection, *rule, "--out", str(out), "--no-reoptimize", "--history", url, "--json"]
+    )
+    assert code == 0
+    payload = last_json(capsys)
+    assert payload["plan"] == max(ids)
+    changes = pd.DataFrame(payload["changes"]).set_index("action_id")
+    for action in payload["measured_actions"]:
+        expected = min(max(round(float(measured.loc[action, "measured_uplift"]), 4), 0.0), 1.0)
+        assert changes.loc[action, "new_uplift"] == pytest.approx(expected)
+    assert payload["measured_actions"]
+    with pytest.raises(SystemExit):
+        main(["recalibrate", "--plan", "1", "--plans", "1,2", "--history", url])

@@ -502,17 +502,22 @@ def pooled_weeks(history: PlanHistory, plan_ids: list[int]):
     return weeks
 
 
+def _selected_plans(args: argparse.Namespace, history: PlanHistory) -> list[int]:
+    """The plans of --plans, or of --since [--until] (saved, not withdrawn)."""
+    if args.until is not None and args.since is None:
+        raise InputError(InputProblem("--until", "needs --since"))
+    ids = args.plans if args.plans is not None else history.plan_ids_between(args.since, args.until)
+    if not ids:
+        raise InputError(InputProblem("--since", "no saved plan is dated in that period"))
+    return ids
+
+
 def run_measure_pooled(args: argparse.Namespace) -> int:
     from optimizer.loop.history import PlanHistory
     from optimizer.loop.pooled import measure_pooled
 
-    if args.until is not None and args.since is None:
-        raise InputError(InputProblem("--until", "needs --since"))
     with PlanHistory(args.history) as history:
-        ids = args.plans if args.plans is not None else history.plan_ids_between(args.since, args.until)
-        if not ids:
-            raise InputError(InputProblem("--since", "no saved plan is dated in that period"))
-        pooled = measure_pooled(pooled_weeks(history, ids), rule=_rule(args))
+        pooled = measure_pooled(pooled_weeks(history, _selected_plans(args, history)), rule=_rule(args))
     measurement = pooled.measurement
     print(f"Plans {', '.join(f'#{i}' for i in pooled.plan_ids)} pooled: {measurement.matched} customer-weeks")
     print(_format_table(measurement.table))
@@ -586,9 +591,21 @@ def run_recalibrate(args: argparse.Namespace) -> int:
     from optimizer.loop.history import PlanHistory
     from optimizer.loop.recalibrate import recalibrate_catalog, reoptimize
 
+    if args.plan is None and args.outcomes is not None:
+        raise InputError(
+            InputProblem("--outcomes", "pooled recalibration uses the outcome files saved per plan")
+        )
     with PlanHistory(args.history) as history:
-        plan = history.load_plan(args.plan)
-        measurement, _, name = _load_measurement(args, history, plan)
+        if args.plan is not None:
+            plan = history.load_plan(args.plan)
+            measurement, _, name = _load_measurement(args, history, plan)
+        else:  # pooled evidence: the latest of the selected plans is re-optimized with the new catalog
+            from optimizer.loop.pooled import measure_pooled
+
+            ids = _selected_plans(args, history)
+            measurement = measure_pooled(pooled_weeks(history, ids), rule=_rule(args)).measurement
+            plan = history.load_plan(max(ids))
+            name = f"the latest outcome files of plans {', '.join(f'#{i}' for i in ids)}"
     recalibration = recalibrate_catalog(plan.catalog, measurement)
     out = args.out or Path(f"actions_recalibrated_plan{plan.id}.csv")
     _write_file(out, recalibration.catalog_csv())
@@ -704,7 +721,11 @@ def register(subparsers) -> None:
         "recalibrate",
         help="a catalog with the measured uplifts where the evidence suffices, and the new plan",
     )
-    recalibrate.add_argument("--plan", type=_plan_id, required=True)
+    pick = recalibrate.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--plan", type=_plan_id, help="one saved plan")
+    pick.add_argument("--plans", type=cliargs.plan_ids, help="several saved plans, pooled: 3,4,5")
+    pick.add_argument("--since", type=cliargs.date, help="pool the plans dated from this day (YYYY-MM-DD)")
+    recalibrate.add_argument("--until", type=cliargs.date, default=None, help="... up to this day")
     recalibrate.add_argument(
         "--outcomes", type=Path, default=None, help="CSV customer_id,churned (default: the latest saved)"
     )
