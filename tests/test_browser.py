@@ -516,9 +516,19 @@ def test_large_cohort_journey_in_chromium(server, browser, history_url, tmp_path
     started = time.perf_counter()
     plan = read_download(page, "Treatment plan")
     timings["treatment_plan_download_seconds"] = round(time.perf_counter() - started, 2)
-    # the next click while the first download's save may still be writing: still one saved plan
-    with page.expect_download(timeout=TIMEOUT_MS) as info:
-        page.locator("[data-testid=stDownloadButton] button", has_text="Email list").click()
+    # the next click while the first download's save may still be writing: still one saved plan. A click
+    # that lands while Streamlit redraws the button after that save is lost ("Deferred file ... not found"
+    # in the server log, seen on a loaded machine): click again, still without waiting for the save.
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    for attempt in range(3):
+        try:
+            with page.expect_download(timeout=TIMEOUT_MS // 3) as info:
+                page.locator("[data-testid=stDownloadButton] button", has_text="Email list").click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     assert info.value.suggested_filename.startswith("email_list_")
     saved_plan_number(page)
     wait_idle(page)
