@@ -139,3 +139,34 @@ def test_two_weeks_in_the_app(history_url):
     assert np.array_equal(
         np.sort(excluded["customer_id"].unique()), np.sort(record.exclusions.table["customer_id"].unique())
     )
+
+
+def test_cooldown_and_a_replanned_old_week_through_the_controller(history_url):
+    """Week 1 saved; week 2 with a 14-day cool-down excludes week 1's treated customers (its holdout by the
+    holdout window); re-planning week 1's own date sees no history (only plans dated before it count)."""
+    cohort, catalog = app_support.bundled_cohort(), load_catalog()
+    inputs = controller.Inputs.of(cohort, catalog)
+    first = controller.run(inputs, PlanSettings(), policy=ContactPolicy(), plan_date=WEEK_1)
+    with PlanHistory(history_url) as history:
+        history.save_plan(first.result, first.exports, cohort, catalog)
+    plan = first.exports.treatment_plan
+    plan = plan[plan["action_id"] > 0]
+    held = set(plan.loc[plan["holdout"] == "TRUE", "customer_id"].astype(str))
+    executed = set(plan.loc[plan["execute_treatment"] == "TRUE", "customer_id"].astype(str))
+
+    policy = ContactPolicy(cooldown_days=14)
+    second = controller.run(inputs, PlanSettings(budget=300.0), policy=policy, plan_date=WEEK_2)
+    counts = second.exclusions.counts
+    assert counts == {
+        "holdout_window": len(held),
+        "cooldown": len(executed),
+        "channel_cap": 0,
+        "global_control": 0,
+    }
+    assert second.result.has_plan
+    treated = set(second.result.assignments.query("action_id > 0")["customer_id"].astype(str))
+    assert not treated & (held | executed)
+
+    again = controller.run(inputs, PlanSettings(), policy=policy, plan_date=WEEK_1)
+    assert not again.exclusions.excluded.any()
+    pd.testing.assert_frame_equal(again.result.assignments, first.result.assignments)
