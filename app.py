@@ -33,6 +33,9 @@ if record is not None:
             icon=":material/warning:",
         )
     results_view.render_outcome(record, ss.get(session.PREVIOUS_RUN), heading=False)
+    results_view.render_exclusions(record, "plan_exclusions_download", "plan_save_error")
+    if ss.get("plan_save_error"):
+        st.error("The plan could not be saved in the plan history: " + esc(ss["plan_save_error"]))
     st.page_link(
         "pages/2_Results.py",
         label="Open the full results: plan breakdown, constraint analysis, exports",

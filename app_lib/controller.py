@@ -12,19 +12,23 @@ called the same way from a page and from a test; the actions take the session st
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import streamlit as st
 
 from app_lib import bounds as ranges
-from app_lib import loaders, scaling, session
+from app_lib import history_store, loaders, scaling, session
 from app_lib.bounds import Bounds
 from app_lib.formatting import esc, money
 from app_lib.presets import DEFAULT_PRESET, PRESETS
 from app_lib.runner import RunRecord, run_plan
 from optimizer import PlanSettings, budget_sweep, minimum_budget, solve_plan
+from optimizer.loop.history import HistoryError
+from optimizer.loop.policies import ContactPolicy, Exclusions, contact_exclusions
+from optimizer.loop.weekly import week_problem
 from optimizer.model import Problem
 from optimizer.solvers import choose_solver
 
@@ -178,16 +182,39 @@ def fit_settings(
 # --- runs ------------------------------------------------------------------------------------------
 
 
+def week_exclusions(
+    inputs: Inputs, policy: ContactPolicy, plan_date: dt.date
+) -> tuple[Exclusions, str | None]:
+    """What the contact policy excludes from the week dated `plan_date`, against the app's plan history
+    (read through `history_store`), and a note when the history could not be read: the week is then planned
+    without it (only the global control group, which needs the history's salt, cannot apply either)."""
+    ids = inputs.cohort["customer_id"].to_numpy()
+    try:
+        contacts, salt = history_store.week_contacts(plan_date, policy)
+    except HistoryError as error:
+        note = f"The plan history cannot be used ({error}): planned without the contact history."
+        unsalted = replace(policy, global_control=0.0)
+        return contact_exclusions(ids, None, plan_date, unsalted), note
+    return contact_exclusions(ids, contacts, plan_date, policy, salt), None
+
+
 def run(
     inputs: Inputs,
     settings: PlanSettings,
     *,
     previous: RunRecord | None = None,
     progress: Progress | None = None,
+    policy: ContactPolicy | None = None,
+    plan_date: dt.date | None = None,
 ) -> RunRecord:
     """Solve the week's plan on the cached model (warm-started from `previous` when it solved the same
-    model); numbered one after `previous`. Marginal values are left for `marginal_values`, so the plan is
-    on screen first."""
+    model); numbered one after `previous`. With a contact `policy` the week dated `plan_date` (default
+    today) is planned against the plan history (`week_exclusions`, as `optimizer.loop.weekly.plan_week`
+    does). Marginal values are left for `marginal_values`, so the plan is on screen first."""
+    exclusions, note = (None, None)
+    if policy is not None:
+        plan_date = plan_date or dt.date.today()
+        exclusions, note = week_exclusions(inputs, policy, plan_date)
     record = run_plan(
         inputs.cohort,
         inputs.catalog,
@@ -200,7 +227,10 @@ def run(
         progress=progress,
         with_marginal=False,
         previous=previous,
+        plan_date=plan_date,
+        exclusions=exclusions,
     )
+    record.history_note = note
     if previous is not None:
         record.number = previous.number + 1
     return record
@@ -214,7 +244,14 @@ def run_current(progress: Progress | None = None, ss: MutableMapping | None = No
     if inputs is None:
         raise ValueError("no customer data is loaded")
     previous = ss.get(session.LAST_RUN)
-    record = run(inputs, ss[session.SETTINGS], previous=previous, progress=progress)
+    record = run(
+        inputs,
+        ss[session.SETTINGS],
+        previous=previous,
+        progress=progress,
+        policy=ss.get(session.CONTACT_POLICY) or ContactPolicy(),
+        plan_date=ss.get(session.PLAN_DATE),
+    )
     if previous is not None:
         ss[session.PREVIOUS_RUN] = previous
     ss[session.LAST_RUN] = record
@@ -224,7 +261,13 @@ def run_current(progress: Progress | None = None, ss: MutableMapping | None = No
 def marginal_values(record: RunRecord) -> pd.DataFrame | None:
     """The run's marginal values, computed once on the cached model it was solved on."""
     inputs = Inputs.of_record(record)
-    return record.ensure_marginal(problem_for(inputs, record.settings) if inputs is not None else None)
+    if inputs is None:
+        return record.ensure_marginal(None)
+    exclusions = record.exclusions
+    if exclusions is not None and len(exclusions.table):  # the week's own model, not the cached one
+        threshold = record.settings.high_risk_threshold
+        return record.ensure_marginal(week_problem(inputs.cohort, inputs.catalog, threshold, exclusions))
+    return record.ensure_marginal(problem_for(inputs, record.settings))
 
 
 def nearest_settings(record: RunRecord) -> PlanSettings | None:

@@ -112,6 +112,18 @@ def load_plan(plan_id: int) -> SavedPlan:
     return _load_plan(history_url(), int(plan_id))
 
 
+def week_contacts(plan_date, policy) -> tuple[pd.DataFrame, str | None]:
+    """The contact history a week dated `plan_date` is planned against under `policy` (the saved plans dated
+    before it within `policy.lookback_days`), and the global control group's salt when the policy has one.
+    Raises `HistoryError` when the history cannot be read (the controller then plans without it)."""
+    import datetime as dt
+
+    store = _store()
+    since = plan_date - dt.timedelta(days=policy.lookback_days)
+    contacts = store.contacts(before=plan_date, since=since)
+    return contacts, (store.control_salt() if policy.global_control else None)
+
+
 # --- saving a run ------------------------------------------------------------------------------------
 
 
@@ -134,6 +146,7 @@ def save_run(record: RunRecord, label: str = "") -> int:
                 label=label,
                 created_by=user,
                 file_bytes={name: record.file_bytes(name) for name in record.exports.files()},
+                contact_policy=None if record.contact_policy is None else record.contact_policy.to_dict(),
             )
     return record.saved_plan_id
 

@@ -3,9 +3,11 @@ net-value highlight, or the infeasibility diagnosis with a one-click fix."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
-from app_lib import controller
+from app_lib import controller, history_page
 from app_lib.formatting import count, esc, metric_money, money, percent, signed_money
 from app_lib.runner import RunRecord
 from app_lib.solver_text import gap_text, proven_optimal, solver_summary
@@ -184,3 +186,44 @@ def describe_change(old, new) -> str:
             shown = f"{after:.0%}"
         parts.append(f"{label} {shown}")
     return ", ".join(parts) or "unchanged"
+
+
+def exclusion_line(record: RunRecord) -> str | None:
+    """The one line about the week's contact-policy exclusions (None when planned without the history)."""
+    exclusions = record.exclusions
+    if exclusions is None:
+        return None
+    counts = exclusions.counts
+    total = int(exclusions.excluded.sum())
+    return (
+        f"{total:,} {'customer' if total == 1 else 'customers'} excluded by contact policy: "
+        f"{counts['holdout_window']:,} in an open holdout window, {counts['cooldown']:,} in cool-down, "
+        f"{counts['global_control']:,} in the global control group; {counts['channel_cap']:,} with a capped "
+        "channel"
+    )
+
+
+def render_exclusions(record: RunRecord, key: str, error_key: str) -> None:
+    """The exclusion line with the excluded list's download (`key`; the first download saves the run, a save
+    failure stored under `error_key`), and why the history was not used when it could not be read."""
+    if record.history_note:
+        st.warning(esc(record.history_note), icon=":material/warning:")
+    line = exclusion_line(record)
+    if line is None:
+        return
+    left, right = st.columns([3, 1], vertical_alignment="center")
+    left.info(esc(line) + ".", icon=":material/block:")
+    exports = record.exports
+    if exports is not None and exports.excluded is not None:
+        name = f"excluded_{exports.stamp}.csv"
+        right.download_button(
+            f"Excluded list ({len(exports.excluded):,} rows)",
+            data=partial(record.file_bytes, name),
+            file_name=name,
+            mime="text/csv",
+            icon=":material/person_off:",
+            key=key,
+            on_click=history_page.save_run,
+            args=(record, error_key),
+            width="stretch",
+        )

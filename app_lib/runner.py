@@ -25,6 +25,8 @@ from optimizer import (
     to_csv_bytes,
 )
 from optimizer.analysis import Kpis
+from optimizer.loop.policies import ContactPolicy, Exclusions
+from optimizer.loop.weekly import week_problem
 from optimizer.model import Problem
 from optimizer.plan import SolverReport
 from optimizer.solvers import SolveStatus
@@ -56,6 +58,11 @@ class RunRecord:
     number: int = 1  # the session's run counter
     cohort: pd.DataFrame | None = field(default=None, repr=False)  # what was solved (for marginal values)
     catalog: pd.DataFrame | None = field(default=None, repr=False)
+    # The week's contact policy and what it excluded (None: planned without the contact history).
+    contact_policy: ContactPolicy | None = None
+    exclusions: Exclusions | None = None
+    plan_date: dt.date | None = None
+    history_note: str | None = None  # why the contact history was not used, when it could not be read
     saved_plan_id: int | None = None  # its id in the plan history once saved (a run is saved at most once)
     _file_bytes: dict[str, bytes] = field(default_factory=dict, repr=False)
     # Held while the run is being saved: on a large cohort a save takes seconds, and download clicks in
@@ -108,12 +115,16 @@ def run_plan(
     with_marginal: bool = True,
     problem: Problem | None = None,
     previous: RunRecord | None = None,
+    exclusions: Exclusions | None = None,
 ) -> RunRecord:
     """Solve the week's plan; when there is a plan also build the export files and (unless
     `with_marginal` is False: the app computes them after showing the plan) the marginal values.
     `problem`: the model already built for this cohort, catalog and threshold (the app caches it).
     `previous`: the session's last run; when it solved the same problem, the decomposition starts from its
-    multipliers and plan (a re-plan after moving a slider)."""
+    multipliers and plan (a re-plan after moving a slider).
+    `exclusions`: the week's contact-policy exclusions (`optimizer.loop.policies.contact_exclusions`); when
+    they exclude anyone the model is the week's (`optimizer.loop.weekly.week_problem`), and the exports
+    include the excluded list."""
     report = progress or (lambda fraction, text: None)
     started = time.perf_counter()
 
@@ -123,7 +134,10 @@ def run_plan(
     stage(0)
     high_risk = int((cohort["churn_probability"].to_numpy(dtype=float) > settings.high_risk_threshold).sum())
     stage(1)
-    if problem is None:
+    restricted = exclusions is not None and len(exclusions.table) > 0
+    if restricted:  # the policies' exclusions as eligibility, coverage floors over the contactable customers
+        problem = week_problem(cohort, catalog, settings.high_risk_threshold, exclusions)
+    elif problem is None:
         problem = build_problem(cohort, catalog, settings.high_risk_threshold)
     stage(2)
     solving, text = STAGES[2]
@@ -133,6 +147,8 @@ def run_plan(
         and (previous.cohort_token, previous.catalog_token) == (cohort_token, catalog_token)
         and bool(cohort_token and catalog_token)
         and previous.settings.high_risk_threshold == settings.high_risk_threshold
+        and not restricted
+        and (previous.exclusions is None or len(previous.exclusions.table) == 0)
     )
     result = solve_plan(
         cohort,
@@ -150,7 +166,12 @@ def run_plan(
         if with_marginal:
             marginal = marginal_values(cohort, catalog, settings, problem=problem)
         stage(4)
-        exports = build_exports(result.assignments, plan_date=plan_date)
+        exports = build_exports(
+            result.assignments,
+            plan_date=plan_date,
+            # the fifth file when the policies excluded anyone (else the four files, exactly as before)
+            excluded=exclusions.table if restricted else None,
+        )
     seconds = time.perf_counter() - started
     if result.has_plan:
         report(1.0, f":material/check_circle: Optimization complete in {seconds:.2f} s")
@@ -169,4 +190,7 @@ def run_plan(
         high_risk_customers=high_risk,
         cohort=cohort,
         catalog=catalog,
+        contact_policy=None if exclusions is None else exclusions.policy,
+        exclusions=exclusions,
+        plan_date=plan_date,
     )

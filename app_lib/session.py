@@ -8,6 +8,7 @@ tested with a plain dict.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import MutableMapping
 
 import pandas as pd
@@ -16,6 +17,7 @@ import streamlit as st
 from app_lib import loaders
 from app_lib.presets import CUSTOM_PRESET, DEFAULT_PRESET, PRESETS
 from optimizer import PlanSettings
+from optimizer.loop.policies import ContactPolicy
 
 SETTINGS = "settings"
 COHORT = "cohort"
@@ -32,6 +34,8 @@ PREVIOUS_RUN = "previous_run"
 RUN_REQUESTED = "run_requested"
 PRESET = "preset"  # the preset name shown in the sidebar's selector (widget key "sb_preset")
 SETTINGS_NOTE = "settings_note"  # (settings, text): how the settings were fitted to the cohort
+CONTACT_POLICY = "contact_policy"  # the week's ContactPolicy (the sidebar's "Contact policy" section)
+PLAN_DATE = "plan_date"  # the date of the week being planned (default today)
 
 
 def get_state(ss: MutableMapping | None = None) -> MutableMapping:
@@ -44,6 +48,8 @@ def init_state(ss: MutableMapping | None = None) -> None:
     ss = get_state(ss)
     ss.setdefault(SETTINGS, PlanSettings())
     ss.setdefault(PRESET, DEFAULT_PRESET)
+    ss.setdefault(CONTACT_POLICY, ContactPolicy())
+    ss.setdefault(PLAN_DATE, dt.date.today())
     ss.setdefault(LAST_RUN, None)
     ss.setdefault(PREVIOUS_RUN, None)
     ss.setdefault(CATALOG_VERSION, 0)
@@ -122,4 +128,9 @@ def run_is_current(record, ss: MutableMapping | None = None) -> bool:
         and record.cohort_token == ss.get(COHORT_TOKEN)
         and record.catalog_token == ss.get(CATALOG_TOKEN)
         and record.settings == ss.get(SETTINGS)
+        # a run planned against the contact history is also out of date when its policy or date changed
+        and (
+            getattr(record, "contact_policy", None) is None
+            or (record.contact_policy, record.plan_date) == (ss.get(CONTACT_POLICY), ss.get(PLAN_DATE))
+        )
     )

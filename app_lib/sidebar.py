@@ -10,7 +10,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_lib import controller, scaling, session
+from app_lib import contact_form, controller, scaling, session
 from app_lib import settings_form as form
 from app_lib.bounds import Bounds, budget_slider_max, snap_budget
 from app_lib.formatting import esc, money
@@ -178,6 +178,8 @@ def render(page: str) -> PlanSettings | None:
             help="How a coverage share becomes a number of customers: 60% of 98 is 58.8, so at least 59 "
             "(round up) or 58 (round down, the report's convention).",
         )
+
+    contact_form.render()
 
     _preflight(controller.preflight(inputs, settings), settings, bounds)
     clicked = sidebar.button(

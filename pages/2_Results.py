@@ -31,6 +31,7 @@ if not session.run_is_current(record):
 result = record.result
 st.caption(f"Data: {esc(record.cohort_label)}; catalog: {esc(record.catalog_label)}.")
 
+results_view.render_exclusions(record, "res_exclusions_download", "res_save_error")
 if not results_view.render_outcome(record, ss.get(session.PREVIOUS_RUN)):
     st.stop()
 assignments = result.assignments
@@ -137,8 +138,9 @@ if exports is not None:
         "email_list": ("Email list", ":material/mail:"),
         "push_list": ("Push/in-app list", ":material/smartphone:"),
         "call_queue": ("Call queue", ":material/call:"),
+        "excluded": ("Excluded by contact policy", ":material/person_off:"),
     }
-    cols = st.columns(4)
+    cols = st.columns(len(files))
     for col, (name, frame) in zip(cols, files.items(), strict=True):
         kind = name.rsplit("_", 1)[0]
         label, icon = labels[kind]
