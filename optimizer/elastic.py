@@ -1,6 +1,8 @@
 """The nearest feasible combination: an elastic MILP that relaxes several limits and floors at once.
 
-Same variables and rows as the plan (`Problem.matrix`), plus one column per setting that may move:
+The plan's rows (`Problem.rows`, right-hand sides `coupling_rhs`) over its variables aggregated by customer
+class (exact here, see `_customer_classes`: a few hundred columns at 75,000 or 1,000,000 customers), plus
+columns for the settings that may move:
 - the budget and each finite channel capacity get a nonnegative slack on their row (budget in $, capacities
   in whole customers);
 - each rate setting (min high-risk, min Premium, min segment coverage: lowered; max saturation: raised) gets
@@ -23,8 +25,8 @@ import numpy as np
 
 from optimizer.model import SETTING_LABELS, PlanSettings, Problem, RowFamily, policy_count, saturation_count
 
-# Above this many variables the elastic MILP is not attempted (a HiGHS MILP on the whole cohort).
-MAX_ELASTIC_VARIABLES = 2_000_000
+# Above this many customer classes the elastic MILP is not attempted.
+MAX_CLASSES = 20_000
 _TOL = 1e-6  # float slack on the rate-to-count links (whole-percent rates make every count exact)
 
 FLOOR_SETTINGS = ("min_high_risk", "min_premium", "min_segment")
@@ -34,6 +36,43 @@ FLOOR_SETTINGS = ("min_high_risk", "min_premium", "min_segment")
 class ElasticResult:
     settings: PlanSettings
     weighted_change: float  # the total relative move of the rows, evaluated on `settings`
+
+
+@dataclass(frozen=True)
+class _Classes:
+    """Customers grouped by everything the constraints see of them: which actions they are eligible for and
+    their per-customer coefficients (the coverage and fairness groups they belong to)."""
+
+    sizes: np.ndarray  # customers per class
+    pair_class: np.ndarray  # class of each (class, action) column
+    pair_action: np.ndarray
+    matrix: object  # scipy csr: coupling rows, then one "at most its size" row per class
+
+
+def _customer_classes(problem: Problem) -> _Classes:
+    """The class-level model: with no plan value in the objective, customers of one class are
+    interchangeable, so an integer count y[c, k] <= |c| per (class, action) is exactly as feasible as the
+    customer-level binaries (any class-level solution splits back into customers), and the model has a few
+    hundred columns whatever the cohort size."""
+    import scipy.sparse as sp
+
+    n, n_actions = problem.n_customers, problem.n_actions
+    eligible = np.zeros((n, n_actions), dtype=np.float64)
+    eligible[problem.pair_customer, problem.pair_action] = 1.0
+    key = np.hstack([eligible, problem.customer_coefficients.T])
+    _, representative, inverse, sizes = np.unique(
+        key, axis=0, return_index=True, return_inverse=True, return_counts=True
+    )
+    del inverse
+    pair_class, pair_action = np.nonzero(eligible[representative] > 0)
+    coefficients = problem.action_coefficients[:, pair_action].copy()
+    if len(problem.customer_rows):
+        coefficients[problem.customer_rows] += problem.customer_coefficients[:, representative[pair_class]]
+    one_each = sp.csr_matrix(
+        (np.ones(len(pair_class)), (pair_class, np.arange(len(pair_class)))), (len(sizes), len(pair_class))
+    )
+    matrix = sp.vstack([sp.csr_matrix(coefficients), one_each]).tocsr()
+    return _Classes(sizes.astype(np.int64), pair_class, pair_action, matrix)
 
 
 def _fewest_points(
@@ -80,15 +119,16 @@ def nearest_combination(
 ) -> ElasticResult | None:
     """The least weighted combined change of settings that admits a plan; None when none does (or the model
     is too big, or HiGHS stops without one)."""
-    if problem.n_variables > MAX_ELASTIC_VARIABLES:
-        return None
     import scipy.sparse as sp
 
     from optimizer.solvers.highs import highspy_module, new_highs
 
     highspy = highspy_module(" (the nearest feasible combination needs it)")
     rhs0 = problem.coupling_rhs(settings)
-    n_pairs, n_rows = problem.n_variables, problem.n_constraints
+    classes = _customer_classes(problem)
+    if len(classes.sizes) > MAX_CLASSES:
+        return None
+    n_pairs, n_rows = len(classes.pair_class), problem.n_coupling + len(classes.sizes)
     n = problem.n_customers
     rows = problem.rows
 
@@ -102,8 +142,10 @@ def nearest_combination(
     link_lower: list[float] = []
     link_upper: list[float] = []
     link_entries: list[tuple[int, int, float]] = []  # (link row, extra column, value)
-    row_lower = np.where(problem.senses() == "<=", -np.inf, problem.rhs(settings))
-    row_upper = np.where(problem.senses() == "<=", problem.rhs(settings), np.inf)
+    upper_rows = np.array([row.sense == "<=" for row in rows] + [True] * len(classes.sizes))
+    full_rhs = np.concatenate([rhs0, classes.sizes.astype(float)])
+    row_lower = np.where(upper_rows, -np.inf, full_rhs)
+    row_upper = np.where(upper_rows, full_rhs, np.inf)
     constant = 0.0  # the cost terms not on a column
     moves: dict[str, tuple[int, float]] = {}  # setting -> (column, scale)
     counts: dict[str, list[tuple[int, int]]] = {}  # rate setting -> (row, count column) per driven row
@@ -173,7 +215,7 @@ def nearest_combination(
         link(q0 - 100 + _TOL * 10, q0 + _TOL, [(cap, 100.0), (j, -float(n))])
 
     n_extra, n_links = len(col_lower), len(link_lower)
-    base = problem.matrix
+    base = classes.matrix
     e_row, e_col, e_val = (np.array(v) for v in zip(*entries, strict=True)) if entries else ([], [], [])
     extra = sp.csr_matrix(
         (np.asarray(e_val, float), (np.asarray(e_row, int), np.asarray(e_col, int) - n_pairs)),
@@ -192,7 +234,7 @@ def nearest_combination(
     lp.num_row_ = n_rows + n_links
     lp.col_cost_ = np.concatenate([np.zeros(n_pairs), col_cost])
     lp.col_lower_ = np.concatenate([np.zeros(n_pairs), col_lower])
-    lp.col_upper_ = np.concatenate([np.ones(n_pairs), col_upper])
+    lp.col_upper_ = np.concatenate([classes.sizes[classes.pair_class].astype(float), col_upper])
     lp.row_lower_ = np.concatenate([row_lower, link_lower])
     lp.row_upper_ = np.concatenate([row_upper, link_upper])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
