@@ -60,10 +60,7 @@ def _customer_classes(problem: Problem) -> _Classes:
     eligible = np.zeros((n, n_actions), dtype=np.float64)
     eligible[problem.pair_customer, problem.pair_action] = 1.0
     key = np.hstack([eligible, problem.customer_coefficients.T])
-    _, representative, inverse, sizes = np.unique(
-        key, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
-    del inverse
+    _, representative, sizes = np.unique(key, axis=0, return_index=True, return_counts=True)
     pair_class, pair_action = np.nonzero(eligible[representative] > 0)
     coefficients = problem.action_coefficients[:, pair_action].copy()
     if len(problem.customer_rows):
@@ -117,8 +114,8 @@ def weighted_change(problem: Problem, old: PlanSettings, new: PlanSettings) -> f
 def nearest_combination(
     problem: Problem, settings: PlanSettings, *, time_limit: float | None = 60.0
 ) -> ElasticResult | None:
-    """The least weighted combined change of settings that admits a plan; None when none does (or the model
-    is too big, or HiGHS stops without one)."""
+    """The least weighted combined change of settings that admits a plan; None when none does (or there are
+    more than `MAX_CLASSES` customer classes, or HiGHS stops at `time_limit` before proving the least)."""
     import scipy.sparse as sp
 
     from optimizer.solvers.highs import highspy_module, new_highs
@@ -146,7 +143,6 @@ def nearest_combination(
     full_rhs = np.concatenate([rhs0, classes.sizes.astype(float)])
     row_lower = np.where(upper_rows, -np.inf, full_rhs)
     row_upper = np.where(upper_rows, full_rhs, np.inf)
-    constant = 0.0  # the cost terms not on a column
     moves: dict[str, tuple[int, float]] = {}  # setting -> (column, scale)
     counts: dict[str, list[tuple[int, int]]] = {}  # rate setting -> (row, count column) per driven row
 
@@ -186,7 +182,6 @@ def nearest_combination(
             size = rows[i].group_size
             weight = 1.0 / max(abs(rhs0[i]), 1.0)
             m = column(0.0, float(size), -weight, True)  # the row's count at the new rate
-            constant += rhs0[i] * weight
             entries.append((i, m, -1.0))  # activity - m >= 0
             counts.setdefault(setting, []).append((i, m))
             row_lower[i] = 0.0
@@ -204,7 +199,6 @@ def nearest_combination(
         weight = len(saturation) / max(abs(cap0), 1.0)
         j = column(0.0, math.floor(100 - a0 + 1e-9), 0.0, True)  # points raised
         cap = column(cap0, float(n), weight, True)  # the per-action cap at the new rate
-        constant -= cap0 * weight
         moves["max_saturation"] = (j, 0.01)
         counts["max_saturation"] = [(i, cap) for i in saturation]
         for i in saturation:
@@ -247,7 +241,8 @@ def nearest_combination(
     h.passModel(lp)
     h.run()
     solution = h.getSolution()
-    feasible = h.getInfo().primal_solution_status == 2 and solution.value_valid
+    optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal  # not the least change otherwise
+    feasible = optimal and h.getInfo().primal_solution_status == 2 and solution.value_valid
     values = np.asarray(solution.col_value) if feasible else None
     h.clear()
     if values is None:

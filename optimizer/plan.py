@@ -1,7 +1,7 @@
 """Public entry points: solve a weekly plan, sweep the budget, price the limits, explain infeasibility.
 
-Size (about 570 lines): the four public entry points share the result types and the solve-and-analyse steps;
-the diagnosis is the next part to move out (with the elastic nearest feasible combination, when it comes).
+Size (about 600 lines): the four public entry points share the result types and the solve-and-analyse steps;
+the diagnosis is the next part to move out (its elastic nearest combination lives in `elastic.py`).
 """
 
 from __future__ import annotations
