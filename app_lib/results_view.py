@@ -33,6 +33,12 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
             if diagnosis.suggestions:
                 st.markdown("**Any one of these changes makes the plan feasible:**")
                 st.markdown("\n".join(f"- {esc(s.text)}" for s in diagnosis.suggestions))
+            combined = diagnosis.combined is not None and diagnosis.nearest == diagnosis.combined
+            if combined:
+                st.markdown(
+                    "**No single change is enough; the smallest combined change:** "
+                    + esc(diagnosis.combined_text)
+                )
             nearest = controller.nearest_settings(record)
             if nearest is not None:
                 change = describe_change(record.settings, nearest)
@@ -43,7 +49,10 @@ def render_outcome(record: RunRecord, previous: RunRecord | None, heading: bool 
                     key="res_apply_nearest",
                     on_click=controller.request_run,
                     args=(nearest,),
-                    help="Changes only the first suggested setting and runs the optimization again.",
+                    help="Changes these settings together (the least combined change) and runs the "
+                    "optimization again."
+                    if combined
+                    else "Changes only the first suggested setting and runs the optimization again.",
                 )
             else:
                 st.info(

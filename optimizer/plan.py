@@ -1,7 +1,7 @@
 """Public entry points: solve a weekly plan, sweep the budget, price the limits, explain infeasibility.
 
-Size (about 570 lines): the four public entry points share the result types and the solve-and-analyse steps;
-the diagnosis is the next part to move out (with the elastic nearest feasible combination, when it comes).
+Size (about 600 lines): the four public entry points share the result types and the solve-and-analyse steps;
+the diagnosis is the next part to move out (its elastic nearest combination lives in `elastic.py`).
 """
 
 from __future__ import annotations
@@ -79,7 +79,11 @@ class Diagnosis:
     conflicting_keys: list[str]
     message: str
     suggestions: list[Suggestion] = field(default_factory=list)
-    nearest: PlanSettings | None = None  # the first suggestion applied
+    nearest: PlanSettings | None = None  # the first suggestion applied, else the combined change
+    # When no single setting is enough: the least weighted combined change (`optimizer.elastic`), verified
+    # feasible by re-solving, and the sentence describing it.
+    combined: PlanSettings | None = None
+    combined_text: str = ""
 
     def to_dict(self) -> dict:
         return {
@@ -88,6 +92,8 @@ class Diagnosis:
             "message": self.message,
             "suggestions": [asdict(s) for s in self.suggestions],
             "nearest": self.nearest.to_dict() if self.nearest else None,
+            "combined": self.combined.to_dict() if self.combined else None,
+            "combined_text": self.combined_text,
         }
 
 
@@ -517,20 +523,47 @@ def _diagnose(problem: Problem, settings: PlanSettings, session: SolverSession) 
         suggestion = _suggest(problem, settings, session, setting)
         if suggestion is not None:
             suggestions.append(suggestion)
+    combined, combined_text = (None, "") if suggestions else _combined(problem, settings, session)
     session.set_rhs(rhs)
     message = "These settings cannot all be met: " + "; ".join(described) + "."
     if suggestions:
         message += " Nearest feasible: " + " Or: ".join(s.text for s in suggestions)
+    elif combined is not None:
+        message += " No single setting change makes the plan feasible. " + combined_text
     else:
         message += " No single setting change makes the plan feasible; relax several policies."
-    nearest = settings.with_changes(**{suggestions[0].setting: suggestions[0].value}) if suggestions else None
+    nearest = (
+        settings.with_changes(**{suggestions[0].setting: suggestions[0].value}) if suggestions else combined
+    )
     return Diagnosis(
         conflicting=[row.label for row in rows],
         conflicting_keys=[row.key for row in rows],
         message=message,
         suggestions=suggestions,
         nearest=nearest,
+        combined=combined,
+        combined_text=combined_text,
     )
+
+
+def _combined(
+    problem: Problem, settings: PlanSettings, session: SolverSession
+) -> tuple[PlanSettings | None, str]:
+    """The elastic model's nearest feasible combination, kept only if re-solving confirms a plan exists."""
+    from optimizer.elastic import describe_changes, nearest_combination
+
+    found = nearest_combination(problem, settings)
+    if found is None:
+        return None, ""
+    session.set_objective(np.zeros(problem.n_variables), maximize=True)
+    try:
+        ok = _feasible(problem, session, problem.rhs(found.settings))
+    finally:
+        session.set_objective(problem.objective, maximize=True)
+    if not ok:
+        return None, ""
+    text = f"Nearest feasible combination: {describe_changes(settings, found.settings)}."
+    return found.settings, text
 
 
 # The rate settings a suggestion can change, named as the sidebar shows them.

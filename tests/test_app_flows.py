@@ -84,6 +84,27 @@ def test_infeasible_settings_are_explained_before_and_after_the_run_and_fixed_in
     assert "Net value" in net_value_text(at)
 
 
+def test_no_single_fix_offers_the_combined_change_and_applies_it():
+    at = app_session("plan").run()
+    at.sidebar.slider(key="sb_budget").set_value(20.0).run()
+    at.sidebar.slider(key="sb_email").set_value(5).run()
+    at.sidebar.slider(key="sb_push").set_value(5).run()
+    at.sidebar.slider(key="sb_call").set_value(0).run()
+    run_from(at)
+    diagnosis = at.session_state[session.LAST_RUN].result.diagnosis
+    assert diagnosis.suggestions == [] and diagnosis.combined is not None
+    text = all_text(at)
+    assert "smallest combined change" in text and "Nearest feasible combination" in text
+    at.button(key="res_apply_nearest").click().run()
+    assert not at.exception
+    record = at.session_state[session.LAST_RUN]
+    assert record.status == "optimal"
+    assert record.settings == diagnosis.combined
+    assert at.sidebar.slider(key=settings_form.RATE_KEYS["min_segment"]).value == round(
+        diagnosis.combined.min_segment * 100
+    )
+
+
 def test_no_budget_is_enough_names_the_conflict_in_the_preflight():
     at = app_session("plan").run()
     at.sidebar.slider(key="sb_email").set_value(0).run()
