@@ -105,3 +105,30 @@ def test_excluded_customers_get_no_variable(week1):
     excluded_positions = np.flatnonzero(exclusions.excluded)
     assert len(excluded_positions) and not np.isin(problem.pair_customer, excluded_positions).any()
     assert isinstance(exclusions.table, pd.DataFrame) and len(exclusions.table) == len(excluded_positions)
+
+
+def test_an_infeasible_week_names_the_policy_and_the_nearest_setting_that_works(week1):
+    """Week 1 emailed many customers; capping email at 1 in 14 days leaves them only dearer actions, so the
+    least budget of the policies no longer suffices: the diagnosis says which policy change would."""
+    from optimizer.plan import minimum_budget
+
+    cohort, catalog, _, contacts = week1
+    least = minimum_budget(cohort, catalog, PlanSettings()).minimum_budget
+    settings = PlanSettings(budget=least)
+    capped = ContactPolicy(holdout_window_days=0, channel_caps=(ChannelCap("email", 1, 14),))
+    week = plan_week(cohort, catalog, settings, plan_date=WEEK2, policy=capped, contacts=contacts)
+    assert week.result.status == "infeasible"
+    found = [s for s in week.result.diagnosis.suggestions if s.setting == "channel_cap:email"]
+    assert len(found) == 1 and "email" in found[0].text
+    assert "Contact policy: 0 customers excluded, " in week.result.diagnosis.message
+    assert f"the week is feasible if you {found[0].text}" in week.result.diagnosis.message
+    # The suggested change works, checked by planning with it.
+    looser = (
+        ContactPolicy(holdout_window_days=0)
+        if found[0].value != found[0].value  # nan: drop the cap
+        else ContactPolicy(
+            holdout_window_days=0, channel_caps=(ChannelCap("email", int(found[0].value), 14),)
+        )
+    )
+    again = plan_week(cohort, catalog, settings, plan_date=WEEK2, policy=looser, contacts=contacts)
+    assert again.result.has_plan
