@@ -116,12 +116,7 @@ def week_contacts(plan_date, policy) -> tuple[pd.DataFrame, str | None]:
     """The contact history a week dated `plan_date` is planned against under `policy` (the saved plans dated
     before it within `policy.lookback_days`), and the global control group's salt when the policy has one.
     Raises `HistoryError` when the history cannot be read (the controller then plans without it)."""
-    import datetime as dt
-
-    store = _store()
-    since = plan_date - dt.timedelta(days=policy.lookback_days)
-    contacts = store.contacts(before=plan_date, since=since)
-    return contacts, (store.control_salt() if policy.global_control else None)
+    return _store().week_contacts(plan_date, policy)
 
 
 # --- saving a run ------------------------------------------------------------------------------------

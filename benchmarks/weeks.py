@@ -85,7 +85,7 @@ def main() -> None:
             result = solve_plan(cohort, catalog, settings)
             plain.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            contacts = history.contacts(before=date, since=date - dt.timedelta(days=policy.lookback_days))
+            contacts, _ = history.week_contacts(date, policy)
             reading.append(time.perf_counter() - t0)
             week = plan_week(
                 cohort, catalog, settings, plan_date=date, policy=policy, contacts=contacts, salt=salt

@@ -25,6 +25,7 @@ from optimizer.errors import HistoryError, InputError
 from optimizer.exports import DEFAULT_HOLDOUT_RATE, DEFAULT_SEED, build_exports, write_exports
 from optimizer.jsonout import print_json, records
 from optimizer.loop import cli as loop_cli
+from optimizer.loop.policies import EXCLUSION_COUNTS
 from optimizer.model import PlanSettings
 from optimizer.plan import budget_sweep, solve_plan
 from optimizer.solvers import SolverUnavailable, SolveStatus
@@ -134,10 +135,7 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         plan_date = args.date or dt.date.today()
         store = history if history is not None else loop_cli.open_history(args)
         try:
-            # The plans dated before this week (not withdrawn) that a policy can still look at.
-            since = plan_date - dt.timedelta(days=policy.lookback_days)
-            contacts = store.contacts(before=plan_date, since=since)
-            salt = store.control_salt() if policy.global_control else None
+            contacts, salt = store.week_contacts(plan_date, policy)
         finally:
             if store is not history:
                 store.close()
@@ -160,11 +158,7 @@ def _run_plan(args: argparse.Namespace, history) -> int:
         )
     report = result.solver_report
     payload = result.to_dict()
-    payload["excluded"] = (
-        exclusions.counts
-        if exclusions is not None
-        else {"holdout_window": 0, "cooldown": 0, "channel_cap": 0, "global_control": 0}
-    )
+    payload["excluded"] = exclusions.counts if exclusions is not None else dict.fromkeys(EXCLUSION_COUNTS, 0)
     payload["contact_policy"] = {**policy.to_dict(), "history_consulted": exclusions is not None}
     if exclusions is not None:
         counts = exclusions.counts

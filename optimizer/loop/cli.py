@@ -165,14 +165,11 @@ def open_history_for_save(args: argparse.Namespace) -> PlanHistory | None:
     """For `plan --save`: the history, opened (schema created or upgraded) before the plan is solved and any
     export file written, so a history that cannot be used fails the command (exit 2) with no file written.
     None when not asked to save."""
-    if not getattr(args, "save", False):
-        return None
-    from optimizer.loop.history import PlanHistory
-
-    return PlanHistory(args.history)
+    return open_history(args) if getattr(args, "save", False) else None
 
 
 def open_history(args: argparse.Namespace) -> PlanHistory:
+    """The history of `--history` (default: $PLAYLISTPRO_HISTORY_URL, else data/history.sqlite)."""
     from optimizer.loop.history import PlanHistory
 
     return PlanHistory(args.history)

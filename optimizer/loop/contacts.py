@@ -123,6 +123,14 @@ class ContactHistory:
             raise PlanNotFound(f"no saved plan with id {int(plan_id)} in {self.safe_url}")
         return value[0] is not None
 
+    def week_contacts(self, plan_date: dt.date, policy) -> tuple[pd.DataFrame, str | None]:
+        """What a week dated `plan_date` is planned against under `policy` (a `ContactPolicy`): the contacts
+        of the plans dated before it that a policy can still look at (`policy.lookback_days`), and the
+        global control group's salt when the policy has one."""
+        since = plan_date - dt.timedelta(days=policy.lookback_days)
+        contacts = self.contacts(before=plan_date, since=since)
+        return contacts, (self.control_salt() if policy.global_control else None)
+
     @_guarded
     def control_salt(self) -> str:
         """The global control group's salt: created once per history (the first caller wins), then fixed."""

@@ -36,6 +36,8 @@ CONTACT_COLUMNS = ["plan_id", "plan_date", "customer_id", "action_id", "channel"
 EXCLUDED_COLUMNS = ["customer_id", "reason", "plan_id", "until"]
 # The reasons, in the order a customer excluded for several is attributed to.
 REASONS = ("global_control", "holdout_window", "cooldown", "channel_cap")
+# The keys of `Exclusions.counts` (the JSON's `excluded`), in the order the CLI contract lists them.
+EXCLUSION_COUNTS = ("holdout_window", "cooldown", "channel_cap", "global_control")
 CHANNELS = ("email", "push", "in_app", "call")
 DEFAULT_HOLDOUT_WINDOW_DAYS = 30
 MAX_GLOBAL_CONTROL = 0.5
@@ -189,9 +191,7 @@ class Exclusions:
         out = {reason: int((self.reason == reason).sum()) for reason in REASONS if reason != "channel_cap"}
         capped = self.blocked_channels["customer"].to_numpy()
         out["channel_cap"] = int(len(np.unique(capped[~self.excluded[capped]]))) if len(capped) else 0
-        return {
-            reason: out[reason] for reason in ("holdout_window", "cooldown", "channel_cap", "global_control")
-        }
+        return {reason: out[reason] for reason in EXCLUSION_COUNTS}
 
     def allowed(self, channels: np.ndarray) -> np.ndarray:
         """customers x actions: may customer i get action k (of catalog channel `channels[k]`) this week?"""

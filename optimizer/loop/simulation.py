@@ -161,9 +161,7 @@ def simulate_weeks(
         _drift(base, rng)
         cohort = _cohort(base, cohort_size, rng, model)
         if history is not None:
-            known = history.contacts(
-                before=plan_date, since=plan_date - dt.timedelta(days=policy.lookback_days)
-            )
+            known, _ = history.week_contacts(plan_date, policy)
         else:
             known = pd.concat(contacts, ignore_index=True) if contacts else None
         planned = plan_week(
