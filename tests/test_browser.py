@@ -518,16 +518,21 @@ def test_large_cohort_journey_in_chromium(server, browser, history_url, tmp_path
     timings["treatment_plan_download_seconds"] = round(time.perf_counter() - started, 2)
     # the next click while the first download's save may still be writing: still one saved plan. A click
     # that lands while Streamlit redraws the button after that save is lost ("Deferred file ... not found"
-    # in the server log, seen on a loaded machine): click again, still without waiting for the save.
+    # in the server log, seen on a loaded machine): then click once more when the page has settled (the
+    # button is disabled while the script reruns), with the full timeout each time.
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
-    for attempt in range(3):
+    for attempt in range(2):
+        if attempt:
+            wait_idle(page)
+        wait = TIMEOUT_MS * (1 + 2 * attempt)  # the second click may wait for a long rerun to finish
         try:
-            with page.expect_download(timeout=TIMEOUT_MS // 3) as info:
-                page.locator("[data-testid=stDownloadButton] button", has_text="Email list").click()
+            with page.expect_download(timeout=wait) as info:
+                button = page.locator("[data-testid=stDownloadButton] button", has_text="Email list")
+                button.click(timeout=wait)
             break
         except PlaywrightTimeoutError:
-            if attempt == 2:
+            if attempt == 1:
                 raise
     assert info.value.suggested_filename.startswith("email_list_")
     saved_plan_number(page)
